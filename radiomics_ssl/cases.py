@@ -1,0 +1,90 @@
+"""Reading cases: pyradiomics batch CSVs and image/mask pairs, with errors that name the file.
+
+The extraction CLI and the trainer both load cases here, and both hand the encoder the ROI
+exactly as a pyradiomics feature class sees it (`crop_to_roi`).
+"""
+import csv
+import os
+
+import numpy as np
+import SimpleITK as sitk
+
+
+class CaseError(ValueError):
+  """An unusable case; the message names the file and the problem."""
+
+
+def read_batch_csv(path):
+  """Rows of a pyradiomics batch CSV (`Image`, `Mask`, optional `Label`, any other columns).
+
+  Relative paths are resolved against the CSV's folder, as the `pyradiomics` CLI does.
+  """
+  if not os.path.isfile(path):
+    raise CaseError(f"{path}: batch CSV does not exist")
+  with open(path, newline="") as stream:
+    reader = csv.DictReader(stream)
+    missing = [column for column in ("Image", "Mask") if column not in (reader.fieldnames or [])]
+    if missing:
+      raise CaseError(f"{path}: required column(s) {missing} missing (found {reader.fieldnames})")
+    rows = list(reader)
+  folder = os.path.dirname(os.path.abspath(path))
+  for row in rows:
+    for column in ("Image", "Mask"):
+      if row[column] and not os.path.isabs(row[column]):
+        row[column] = os.path.abspath(os.path.join(folder, row[column]))
+  return rows
+
+
+def case_label(row, default=1):
+  """The `Label` column as an int (empty -> default)."""
+  value = (row.get("Label") or "").strip()
+  try:
+    return int(value) if value else default
+  except ValueError:
+    raise CaseError(f"Label {value!r} for {row.get('Mask')} is not an integer") from None
+
+
+def read_image(path, role):
+  """Read an image with SimpleITK; `role` ('image' or 'mask') appears in errors."""
+  if not path:
+    raise CaseError(f"no {role} path given")
+  if not os.path.isfile(path):
+    raise CaseError(f"{path}: {role} file does not exist")
+  try:
+    return sitk.ReadImage(path)
+  except RuntimeError as error:
+    first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reader error"
+    raise CaseError(f"{path}: cannot read {role} ({first_line})") from None
+
+
+def load_case(image_path, mask_path, label=1):
+  """Read an image and mask and refuse inputs that would give garbage features."""
+  image, mask = read_image(image_path, "image"), read_image(mask_path, "mask")
+  if image.GetDimension() != 3:
+    raise CaseError(f"{image_path}: image is {image.GetDimension()}D; 3D volumes are required")
+  if mask.GetDimension() != 3:
+    raise CaseError(f"{mask_path}: mask is {mask.GetDimension()}D; 3D volumes are required")
+  in_roi = sitk.GetArrayViewFromImage(mask) == label
+  if not in_roi.any():
+    present = np.unique(sitk.GetArrayViewFromImage(mask)).tolist()[:10]
+    raise CaseError(f"{mask_path}: label {label} is absent from the mask (labels present: {present})")
+  if image.GetSize() == mask.GetSize():
+    values = sitk.GetArrayViewFromImage(image)[in_roi]
+    bad = np.count_nonzero(~np.isfinite(values)) if values.dtype.kind == "f" else 0
+    if bad:
+      raise CaseError(f"{image_path}: {bad} NaN or infinite voxel(s) inside the ROI (label {label})")
+  return image, mask
+
+
+def crop_to_roi(image, mask, label=1, image_path="image", **settings):
+  """Tight bounding-box crop, as pyradiomics hands images to a feature class."""
+  from radiomics import imageoperations
+
+  try:
+    mask = imageoperations.getMask(mask, **settings)
+    bounding_box, corrected = imageoperations.checkMask(image, mask, label=label, **settings)
+  except ValueError as error:
+    raise CaseError(f"{image_path}: {error}") from None
+  if bounding_box is None:
+    raise CaseError(f"{image_path}: mask check failed (label {label})")
+  return imageoperations.cropToTumorMask(image, corrected if corrected is not None else mask, bounding_box)

@@ -1,0 +1,192 @@
+"""`pyradiomicsssl`: the `pyradiomics` command line with the ssl feature class enabled.
+
+It is pyradiomics' own `PyRadiomicsCommandLine` (same options, batch CSV handling and output
+formats) with four changes: settings overrides are validated strictly against the extended
+schema; the weights and device are checked once before any case runs; each failed case is
+reported with its files while the others complete; and batches show a progress bar and run
+in `spawn` workers that load the model lazily (the parent never initialises CUDA).
+
+Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are written);
+2 invalid parameters, settings, weights or device; 3 unexpected error.
+"""
+import collections
+import csv
+import logging
+import multiprocessing
+import os
+import sys
+
+import radiomics
+from radiomics.scripts import PyRadiomicsCommandLine, segment
+
+import radiomics_ssl
+from radiomics_ssl.cases import CaseError, case_label, load_case
+
+logger = logging.getLogger("radiomics.script")
+
+
+class SettingsError(ValueError):
+  """Parameters or settings that cannot be used; reported once, exit code 2."""
+
+
+class SSLCommandLine(PyRadiomicsCommandLine):
+
+  def __init__(self, custom_arguments=None):
+    super().__init__(custom_arguments)
+    self.failures = []
+
+  @classmethod
+  def getParser(cls):
+    parser = super().getParser()
+    parser.prog = "pyradiomicsssl"
+    for action in parser._actions:
+      if action.dest == "version":
+        action.version = f"pyradiomicsssl {radiomics_ssl.__version__} (pyradiomics {radiomics.__version__})"
+    return parser
+
+  def run(self):
+    try:
+      self.extractor = self._buildExtractor()
+    except (SettingsError, ValueError, RuntimeError) as error:
+      logger.error("%s", error)
+      return 2
+    code = super().run()
+    if code == 0 and self.failures:
+      logger.error("%d of %d case(s) failed:\n  %s", len(self.failures), self.case_count, "\n  ".join(self.failures))
+      return 1
+    return code
+
+  def _buildExtractor(self):
+    """Validate the parameter file, the overrides, the weights and the device once, up front."""
+    import pykwalify.errors
+
+    try:
+      overrides = self._parseOverrides()
+      extractor = radiomics.featureextractor.RadiomicsFeatureExtractor(self.args.param, **overrides)
+    except (pykwalify.errors.PyKwalifyException, IOError) as error:
+      raise SettingsError(f"{self.args.param or 'settings'}: parameter validation failed: {error}") from None
+    if "ssl" in extractor.enabledFeatures and not self.args.validate:
+      from radiomics_ssl import inference, weights
+      from radiomics_ssl.schema import ssl_settings
+
+      ssl = ssl_settings(extractor.settings)
+      weights.load(ssl["sslWeights"])  # verifies the sha256 once, before any case runs
+      inference.resolve_device(ssl["sslDevice"])  # CUDA asked for but absent fails here
+    return extractor
+
+  def _parseOverrides(self):
+    """`--setting KEY:VALUE` typed by the extended schema, as pyradiomics does; an unknown key or an
+    unparsable value is an error here, not a warning. (pyradiomics 3.0.1's own parser also fails
+    on current ruamel.yaml, which no longer has `safe_load`.)"""
+    import pykwalify.errors
+    import yaml
+
+    from radiomics_ssl.schema import validate_settings
+
+    schema_file, _ = radiomics.getParameterValidationFiles()
+    with open(schema_file) as stream:
+      known = yaml.safe_load(stream)["mapping"]["setting"]["mapping"]
+    overrides = {}
+    for setting in self.args.setting:
+      key, _, value = setting.partition(":")
+      if not _ or key not in known:
+        raise SettingsError(f"--setting {setting!r}: unknown setting {key!r} (expected KEY:VALUE with a pyradiomics "
+                            "or ssl setting)")
+      rule = known[key]
+      item_type = (rule["seq"][0].get("type", "str") if "seq" in rule else rule.get("type", "str"))
+      try:
+        parsed = [_parse_value(v, item_type) for v in value.split(",")]
+      except ValueError:
+        raise SettingsError(f"--setting {setting!r}: {value!r} is not of type {item_type}") from None
+      overrides[key] = parsed if "seq" in rule else parsed[0]
+    if self.args.label is not None:
+      overrides["label"] = self.args.label
+    try:
+      validate_settings(overrides)
+    except pykwalify.errors.PyKwalifyException as error:
+      raise SettingsError(f"--setting: {error}") from None
+    return overrides
+
+  def _processCases(self, case_generator):
+    from tqdm import tqdm
+
+    cases = list(case_generator)
+    if self.args.out_dir is not None:
+      os.makedirs(self.args.out_dir, exist_ok=True)
+    progress = dict(total=len(cases), desc="pyradiomicsssl", unit="case", disable=None, file=sys.stderr)
+    if self.num_workers > 1:
+      context = multiprocessing.get_context("spawn")
+      threads = max(1, os.cpu_count() // self.num_workers)
+      with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self.logging_config, threads)) as pool:
+        jobs = [(index, case, self.extractor, self.args.out_dir) for index, case in cases]
+        outcomes = list(tqdm(pool.imap(_extract_star, jobs), **progress))
+    else:
+      outcomes = [extract_case(index, case, self.extractor, self.args.out_dir)
+                  for index, case in tqdm(cases, **progress)]
+    self.failures = [error for _, error in outcomes if error]
+    return [vector for vector, _ in outcomes] or None
+
+
+def extract_case(case_index, case, extractor, out_dir=None):
+  """Extract one case -> (feature vector, error message or None). Never raises for a bad case.
+
+  With `out_dir`, results go to `features_<case_index>.csv` and an existing file is reused, so an
+  interrupted batch resumes where it stopped (pyradiomics' convention). Failed cases are not stored.
+  """
+  filename = os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
+  if filename and os.path.isfile(filename):
+    with open(filename, newline="") as stream:
+      return next(csv.DictReader(stream)), None
+  vector = collections.OrderedDict(case)
+  try:
+    label = case_label(case)
+    image, mask = load_case(case["Image"], case["Mask"], label)
+    vector.update(extractor.execute(image, mask, label))
+  except (KeyboardInterrupt, SystemExit):
+    raise
+  except Exception as error:  # one bad case must not stop the batch; it is reported with its files
+    message = f"case {case_index} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
+    if not isinstance(error, CaseError):
+      logger.debug("Traceback for case %s", case_index, exc_info=True)
+    logger.error("%s", message)
+    return vector, message
+  if filename:
+    with open(filename, "w", newline="") as stream:
+      writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
+      writer.writeheader()
+      writer.writerow(vector)
+  return vector, None
+
+
+def _parse_value(value, value_type):
+  if value_type == "int":
+    return int(value)
+  if value_type == "float":
+    return float(value)
+  if value_type == "bool":
+    return value == "1" or value.lower() == "true"
+  return value
+
+
+def _init_worker(logging_config, threads):
+  import torch
+
+  segment._configureParallelExtraction(logging_config)  # pyradiomics' worker logging and 1 SimpleITK thread
+  torch.set_num_threads(threads)
+
+
+def _extract_star(job):
+  return extract_case(*job)
+
+
+def main(argv=None):
+  try:
+    return SSLCommandLine(argv).run()
+  except Exception as error:  # mirrors pyradiomics' parse_args
+    logging.getLogger().error("Error executing pyradiomicsssl!", exc_info=True)
+    print(f"Error executing pyradiomicsssl!\n{error}")
+    return 4
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,85 @@
+"""Running a weights file's encoder: device choice, a per-process model cache, batched encoding.
+
+The model is loaded lazily, once per process for each (weights, device) pair, so `--jobs N`
+workers each load their own copy and the parent never initialises CUDA.
+"""
+import functools
+import logging
+
+import numpy as np
+
+from radiomics_ssl import weights as weights_io
+
+logger = logging.getLogger(__name__)
+DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
+
+
+def resolve_device(name):
+  """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> torch.device; CUDA asked for but absent is an error."""
+  import torch
+
+  if name == "auto":
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+  if name == "cpu":
+    return torch.device("cpu")
+  if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+    if not torch.cuda.is_available():
+      raise RuntimeError(f"sslDevice={name!r}: CUDA was asked for but torch {torch.__version__} sees no CUDA device")
+    index = int(name[5:]) if ":" in name else 0
+    if index >= torch.cuda.device_count():
+      raise RuntimeError(f"sslDevice={name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    return torch.device("cuda", index)
+  raise ValueError(f"sslDevice={name!r} is not one of {DEVICE_CHOICES}")
+
+
+class LoadedEncoder:
+  """An encoder on its device, with the weights file it came from."""
+
+  def __init__(self, weights, device):
+    import torch
+
+    self.weights = weights
+    self.device = device
+    self.channels_last = device.type == "cpu"  # oneDNN's fast 3D convolution layout (benchmarks/extract.py)
+    encoder = weights_io.build_encoder(weights).to(device)
+    self.encoder = encoder.to(memory_format=torch.channels_last_3d) if self.channels_last else encoder
+
+  def encode(self, boxes):
+    """boxes: (B, D, H, W) float32 in [0, 255] -> (B, feature_dim) float64 features."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))[:, None].to(self.device)
+    if self.channels_last:
+      x = x.contiguous(memory_format=torch.channels_last_3d)
+    with torch.inference_mode():
+      features = self.encoder(x)
+    return features.double().cpu().numpy()
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path, sha256, device_name):
+  import torch
+
+  logger.info("Loading ssl weights %s on %s", path, device_name)
+  return LoadedEncoder(weights_io.load(path), torch.device(device_name))
+
+
+def get_encoder(weights_name, device_name):
+  """The cached encoder for (weights, device); re-verifies nothing after the first load."""
+  device = resolve_device(device_name)
+  path = weights_io.resolve(weights_name)
+  header_sha = _header_sha256(path)
+  return _cached(path, header_sha, str(device))
+
+
+def _header_sha256(path):
+  """The sha256 the file claims (cheap: header only), so an edited file is not served from cache."""
+  import json
+
+  from safetensors import safe_open
+
+  try:
+    with safe_open(path, framework="numpy") as handle:
+      return json.loads((handle.metadata() or {}).get("radiomics_ssl", "{}")).get("sha256")
+  except Exception:  # unreadable files are reported by weights.load with the file name
+    return None

@@ -1,0 +1,64 @@
+"""The pyradiomics parameter schema, extended with the ssl settings.
+
+pyradiomics validates parameter files with pykwalify against a closed schema, so an extended
+schema is written once per process (to a content-addressed file in the temp folder) and served
+in place of pyradiomics' own by `radiomics.getParameterValidationFiles`.
+"""
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pykwalify.core
+import yaml
+
+DEFAULT_SETTINGS = {
+  "sslWeights": None,  # None -> radiomics_ssl.weights.DEFAULT_WEIGHTS
+  "sslDevice": "auto",
+  "sslImageTypes": ["original"],
+}
+
+SSL_SCHEMA = {
+  "sslWeights": {"type": "str", "func": "checkSslWeights"},
+  "sslDevice": {"type": "str", "pattern": r"^(auto|cpu|cuda|cuda:[0-9]+)$"},
+  "sslImageTypes": {"seq": [{"type": "str"}]},
+}
+
+_FUNCS = str(Path(__file__).with_name("schema_funcs.py"))
+
+
+def extended_schema_files(stock_schema_file):
+  """(schema, funcs) paths: pyradiomics' schema with SSL_SCHEMA added to its `setting` map."""
+  with open(stock_schema_file) as stream:
+    schema = yaml.safe_load(stream)
+  schema["mapping"]["setting"]["mapping"].update(SSL_SCHEMA)
+  schema["mapping"]["imageType"]["mapping"]["regex;(.+)"]["mapping"].update(SSL_SCHEMA)
+  text = yaml.safe_dump(schema, default_flow_style=False)
+  digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+  path = os.path.join(tempfile.gettempdir(), f"radiomics_ssl-paramSchema-{digest}.yaml")
+  if not os.path.isfile(path):
+    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".yaml")
+    with os.fdopen(handle, "w") as stream:
+      stream.write(text)
+    os.replace(tmp, path)
+  return path, _FUNCS
+
+
+def validate_settings(settings, source="settings"):
+  """Validate a `setting:` dict against the extended schema; raises pykwalify's SchemaError."""
+  import radiomics
+
+  schema_file, funcs = radiomics.getParameterValidationFiles()
+  core = pykwalify.core.Core(source_data={"setting": dict(settings)}, schema_files=[schema_file], extensions=[funcs])
+  core.validate(raise_exception=True)
+
+
+def ssl_settings(settings):
+  """The ssl settings from a pyradiomics settings dict, validated, with defaults filled in."""
+  from radiomics_ssl.weights import DEFAULT_WEIGHTS
+
+  given = {key: value for key, value in settings.items() if key.startswith("ssl") and value is not None}
+  validate_settings(given)
+  resolved = dict(DEFAULT_SETTINGS, **given)
+  resolved["sslWeights"] = resolved["sslWeights"] or DEFAULT_WEIGHTS
+  return resolved

@@ -1,0 +1,110 @@
+"""`radiomics-ssl-train`: 3DSiam pretraining (with RE or SE) on a pyradiomics batch CSV.
+
+The effective configuration is defaults <- `--config` YAML <- command-line options, frozen in
+one `TrainConfig`, and saved as `<out>/config.yaml`. The weights land at
+`<out>/weights.safetensors`, usable as `sslWeights` as they are.
+"""
+import logging
+import os
+import shlex
+import sys
+
+import click
+
+CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_roi", "intensity": "intensity"}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("cases_csv", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (weights, checkpoint, metrics, plots).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML with TrainConfig fields.")
+@click.option("--balance", type=click.Choice(["none", "re", "se"]), help="Imbalance module (default none).")
+@click.option("--iterations", type=int, help="Total iterations, warm-up included.")
+@click.option("--seed", type=int, help="Seed of every random choice.")
+@click.option("--device", help="auto, cpu, cuda or cuda:N.")
+@click.option("--k", type=int, help="k-means clusters (RE/SE).")
+@click.option("--q", type=int, help="Candidates per cluster: N = k*q.")
+@click.option("--m", type=int, help="SE batch size.")
+@click.option("--batch-size", type=int, help="Batch size of warm-up and plain 3DSiam.")
+@click.option("--lr", type=float, help="Adam learning rate.")
+@click.option("--checkpoint-every", type=int, help="Iterations between checkpoints.")
+@click.option("--box", type=int, help="Contract: box side in voxels.")
+@click.option("--spacing", type=float, help="Contract: isotropic spacing in mm.")
+@click.option("--large-roi", type=click.Choice(["resize", "crop"]), help="Contract: rule for ROIs larger than the box.")
+@click.option("--intensity", type=click.Choice(["percentile", "fixed"]), help="Contract: intensity mapping.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), help="Box cache folder (default <out>/cache).")
+@click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.pt with the same settings.")
+@click.option("--skip-bad", is_flag=True, help="Skip unusable rows (listed in the data summary) instead of failing.")
+@click.option("-v", "--verbose", count=True, help="More logging.")
+def main(cases_csv, out_dir, config_file, cache_dir, resume, skip_bad, verbose, **options):
+  """Pretrain the 3DSiam encoder on the cases of CASES_CSV (pyradiomics batch format; labels unused)."""
+  logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s %(name)s: %(message)s")
+  try:
+    config = build_config(config_file, options)
+  except ValueError as error:
+    raise click.BadParameter(str(error)) from None
+  from radiomics_ssl.cases import CaseError
+
+  try:
+    weights_path = run(config, cases_csv, out_dir, cache_dir, resume, skip_bad, command=_command_line())
+  except (CaseError, FileNotFoundError, RuntimeError, ValueError) as error:
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(1)
+  click.echo(weights_path)
+
+
+def build_config(config_file, options):
+  """defaults <- YAML <- options (None means 'not given')."""
+  import yaml
+
+  from radiomics_ssl.config import TrainConfig
+
+  values = {}
+  if config_file:
+    with open(config_file) as stream:
+      values = yaml.safe_load(stream) or {}
+    if not isinstance(values, dict):
+      raise ValueError(f"{config_file}: expected a mapping of TrainConfig fields")
+  contract = dict(values.get("contract") or {})
+  for option, field in CONTRACT_OPTIONS.items():
+    if options.get(option) is not None:
+      contract[field] = options.pop(option)
+    options.pop(option, None)
+  if contract:
+    values["contract"] = contract
+  values.update({key: value for key, value in options.items() if value is not None})
+  return TrainConfig.from_dict(values, source=config_file or "options")
+
+
+def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False, command=""):
+  """Preprocess (cached), train, export; returns the weights path."""
+  import yaml
+  from tqdm import tqdm
+
+  from radiomics_ssl.train.data import load_training_boxes
+  from radiomics_ssl.train.loop import Trainer
+
+  os.makedirs(out_dir, exist_ok=True)
+  with open(os.path.join(out_dir, "config.yaml"), "w") as stream:
+    yaml.safe_dump(_plain(config.to_dict()), stream, sort_keys=True)
+  boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
+                                       skip_bad=skip_bad, progress=tqdm)
+  trainer = Trainer(config, boxes, out_dir, summary, command=command)
+  return trainer.run(resume=resume, progress=tqdm)
+
+
+def _plain(value):
+  """Tuples -> lists, for YAML."""
+  if isinstance(value, dict):
+    return {key: _plain(item) for key, item in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_plain(item) for item in value]
+  return value
+
+
+def _command_line():
+  return " ".join(["radiomics-ssl-train"] + [shlex.quote(arg) for arg in sys.argv[1:]])
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,195 @@
+"""The 3DSiam training loop with the RE/SE module, checkpoints, resume and monitoring.
+
+Schedule (Section 3): one warm-up epoch of plain 3DSiam at batch size 6; then, every
+iteration, N = k*q cases are encoded by the current encoder without gradients, clustered with
+k-means, and either re-weighted (RE, the batch is all N) or reduced to m balanced samples (SE).
+Adam, lr 1e-2, weight decay 1e-4.
+"""
+import json
+import logging
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from radiomics_ssl import weights as weights_io
+from radiomics_ssl.inference import resolve_device
+from radiomics_ssl.model import ARCHITECTURE, Encoder3d, Siam3d
+from radiomics_ssl.train import augment, balance
+from radiomics_ssl.train.loss import collapse_std, siam_loss
+from radiomics_ssl.train.schedule import CaseSchedule
+
+logger = logging.getLogger(__name__)
+WEIGHTS_NAME = "weights.safetensors"
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.jsonl"
+LICENSE = "BSD-3-Clause (code and weights); see weights/README.md for the training data's terms"
+
+
+class TrainingDiverged(RuntimeError):
+  pass
+
+
+class Trainer:
+  """Holds the model, optimiser and schedule; `run()` trains to `config.iterations`."""
+
+  def __init__(self, config, boxes, out_dir, data_summary, command=""):
+    if len(boxes) < max(config.batch_size, config.m if config.balance == "se" else 2):
+      raise ValueError(f"{len(boxes)} usable case(s); training needs at least batch_size={config.batch_size}")
+    self.config, self.out_dir, self.data_summary, self.command = config, out_dir, data_summary, command
+    self.device = resolve_device(config.device)
+    self.channels_last = config.channels_last and self.device.type == "cpu"
+    self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
+    torch.manual_seed(config.seed)
+    self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim).to(self.device)
+    if self.channels_last:
+      self.model = self.model.to(memory_format=torch.channels_last_3d)
+    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    self.schedule = CaseSchedule(len(boxes), torch.Generator().manual_seed(config.seed))
+    self.warmup = self.schedule.warmup_iterations(config.warmup_epochs, config.batch_size)
+    self.iteration = 0
+    os.makedirs(out_dir, exist_ok=True)
+
+  # -- one iteration -----------------------------------------------------------------------
+  def _to_input(self, indices):
+    return self._layout(self.boxes[torch.as_tensor(indices)][:, None].to(self.device))
+
+  def _layout(self, x):
+    return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
+
+  def _encode(self, indices):
+    self.model.eval()
+    with torch.no_grad():
+      features = self.model.encoder(self._to_input(indices)).double().cpu().numpy()
+    self.model.train()
+    return features
+
+  def _select(self):
+    """-> (case indices, per-sample weights or None, cluster sizes or None)."""
+    cfg = self.config
+    if cfg.balance == "none" or self.iteration < self.warmup:
+      return self.schedule.next_batch(cfg.batch_size), None, None
+    candidates = self.schedule.candidates(cfg.n_candidates)
+    features = self._encode(candidates)
+    seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=self.schedule.generator))
+    labels, centroids = balance.kmeans(features, cfg.k, seed)
+    sizes = np.bincount(labels, minlength=cfg.k).tolist()
+    if cfg.balance == "re":
+      return candidates, balance.re_weights(labels, cfg.k), sizes
+    return candidates[balance.se_select(features, labels, centroids, cfg.m)], None, sizes
+
+  def step(self):
+    """Train one iteration; returns its metrics."""
+    timings = {}
+    start = time.perf_counter()
+    indices, sample_weights, sizes = self._select()
+    timings["balance_s"] = time.perf_counter() - start
+    mark = time.perf_counter()
+    x = self._to_input(indices)
+    generator = self.schedule.generator
+    views = [self._layout(augment.apply(x, augment.sample_params(len(indices), self.config.augment, generator,
+                                                                 self.device))) for _ in range(2)]
+    timings["augment_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    t1, t2, r1, r2 = self.model(*views)
+    loss = siam_loss(t1, t2, r1, r2, sample_weights)
+    if not torch.isfinite(loss):
+      raise TrainingDiverged(f"loss is {loss.item()} at iteration {self.iteration + 1}; stopping. The last good "
+                             f"checkpoint is {os.path.join(self.out_dir, CHECKPOINT_NAME)} (if one was written)")
+    self.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    self.optimizer.step()
+    timings["step_s"] = time.perf_counter() - mark
+    self.iteration += 1
+    return {
+      "iteration": self.iteration, "phase": "warmup" if self.iteration <= self.warmup else self.config.balance,
+      "loss": loss.item(), "collapse_std": collapse_std(torch.cat([r1, r2])).item(),
+      "batch": len(indices), "clusters": sizes, **timings,
+    }
+
+  # -- checkpoints -------------------------------------------------------------------------
+  def save_checkpoint(self):
+    state = {"iteration": self.iteration, "model": self.model.state_dict(),
+             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+             "config": json.dumps(self.config.to_dict(), sort_keys=True)}
+    path = os.path.join(self.out_dir, CHECKPOINT_NAME)
+    torch.save(state, path + ".tmp")
+    os.replace(path + ".tmp", path)
+
+  def load_checkpoint(self):
+    path = os.path.join(self.out_dir, CHECKPOINT_NAME)
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f"{path}: no checkpoint to resume from")
+    state = torch.load(path, map_location=self.device, weights_only=True)
+    saved = json.loads(state["config"])
+    current = self.config.to_dict()
+    differ = sorted(key for key in current if key != "iterations" and json.dumps(saved.get(key), sort_keys=True)
+                    != json.dumps(current[key], sort_keys=True))
+    if differ:
+      raise ValueError(f"{path}: checkpoint was made with a different config ({differ}); resume with the same settings")
+    self.model.load_state_dict(state["model"])
+    self.optimizer.load_state_dict(state["optimizer"])
+    self.schedule.load_state_dict(state["schedule"])
+    self.iteration = int(state["iteration"])
+    return self.iteration
+
+  # -- the run -----------------------------------------------------------------------------
+  def run(self, resume=False, progress=None):
+    """Train to `config.iterations`; returns the weights file path."""
+    metrics_path = os.path.join(self.out_dir, METRICS_NAME)
+    history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []
+    _write_metrics(metrics_path, history)
+    bar = progress(total=self.config.iterations, initial=self.iteration, desc="3DSiam", unit="it") if progress else None
+    started = time.perf_counter()
+    with open(metrics_path, "a") as metrics_file:
+      while self.iteration < self.config.iterations:
+        record = self.step()
+        history.append(record)
+        metrics_file.write(json.dumps(record) + "\n")
+        metrics_file.flush()
+        if self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations:
+          self.save_checkpoint()
+        if bar:
+          bar.update(1)
+          bar.set_postfix(loss=f"{record['loss']:.3f}", std=f"{record['collapse_std']:.3f}",
+                          ref=f"{1 / math.sqrt(self.model.encoder.feature_dim):.3f}", clusters=record["clusters"])
+    if bar:
+      bar.close()
+    from radiomics_ssl.train.plots import plot_curves
+
+    plot_curves(history, os.path.join(self.out_dir, "curves.png"), self.model.encoder.feature_dim)
+    return self.export(history, time.perf_counter() - started)
+
+  def export(self, history, seconds):
+    """Write the encoder-only weights file with its contract and provenance."""
+    tail = history[-min(len(history), 10):]
+    metadata = {
+      "architecture": ARCHITECTURE, "arguments": self.model.encoder.arguments, "feature_dim": self.model.encoder.feature_dim,
+      "contract": self.config.to_dict()["contract"], "trained": True,
+      "training": {
+        "method": self.config.method, "config": self.config.to_dict(), "command": self.command,
+        "data": self.data_summary, "device": str(self.device), "torch": torch.__version__,
+        "iterations": self.iteration, "seconds_this_session": round(seconds, 1),
+        "final_loss_mean10": float(np.mean([r["loss"] for r in tail])) if tail else None,
+        "final_collapse_std_mean10": float(np.mean([r["collapse_std"] for r in tail])) if tail else None,
+      },
+      "license": LICENSE,
+    }
+    path = os.path.join(self.out_dir, WEIGHTS_NAME)
+    weights_io.save(path, self.model.encoder.state_dict(), metadata)
+    return path
+
+
+def _read_metrics(path, up_to_iteration):
+  if not os.path.isfile(path):
+    return []
+  with open(path) as stream:
+    records = [json.loads(line) for line in stream if line.strip()]
+  return [r for r in records if r["iteration"] <= up_to_iteration]
+
+
+def _write_metrics(path, records):
+  with open(path, "w") as stream:
+    stream.writelines(json.dumps(r) + "\n" for r in records)

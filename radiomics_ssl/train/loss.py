@@ -1,0 +1,26 @@
+"""Eq. 1-2: the symmetrised negative cosine similarity of 3DSiam, with per-sample weights."""
+import torch
+import torch.nn.functional as F
+
+
+def negative_cosine(t, r):
+  """Eq. 1, per sample: S(t, r) = -(t / ||t||) . (r / ||r||)."""
+  return -(F.normalize(t, dim=1) * F.normalize(r, dim=1)).sum(dim=1)
+
+
+def siam_loss(t1, t2, r1, r2, weights=None):
+  """Eq. 2: L = S(t1, r2)/2 + S(t2, r1)/2, averaged as sum(w * l) / sum(w).
+
+  r1 and r2 come from the frozen branch E_f and must already be detached (Siam3d does so):
+  "the encoder E_f on x_2 receives no gradient from r_2 in the first term".
+  """
+  per_sample = 0.5 * negative_cosine(t1, r2) + 0.5 * negative_cosine(t2, r1)
+  if weights is None:
+    return per_sample.mean()
+  weights = torch.as_tensor(weights, dtype=per_sample.dtype, device=per_sample.device)
+  return (weights * per_sample).sum() / weights.sum()
+
+
+def collapse_std(r):
+  """Mean per-dimension std of L2-normalised outputs: ~1/sqrt(d) when healthy, 0 when collapsed (SimSiam [8])."""
+  return F.normalize(r.float(), dim=1).std(dim=0).mean()

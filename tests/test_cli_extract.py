@@ -1,0 +1,210 @@
+"""`pyradiomicsssl` end to end, in subprocesses, on the real pyradiomics cases and on bad inputs."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+import yaml
+
+from helpers import PARAMS, make_untrained_weights, run
+
+SSL = [f"original_ssl_{i}" for i in range(256)]
+
+
+def read_rows(path):
+  with open(path, newline="") as stream:
+    return list(csv.DictReader(stream))
+
+
+def write_batch(path, cases):
+  with open(path, "w", newline="") as stream:
+    writer = csv.DictWriter(stream, ["ID", "Image", "Mask"])
+    writer.writeheader()
+    writer.writerows({"ID": name, "Image": image, "Mask": mask} for name, (image, mask) in cases.items())
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def real_runs(pyradiomics_cases, tmp_path_factory):
+  """Stock pyradiomics, pyradiomicsssl, a repeat, and --jobs 2, over the five real cases."""
+  folder = tmp_path_factory.mktemp("real")
+  batch = write_batch(folder / "batch.csv", pyradiomics_cases)
+  params = yaml.safe_load(open(PARAMS / "ssl.yaml"))
+  params["featureClass"].pop("ssl")
+  params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
+  stock_params = folder / "stock.yaml"
+  stock_params.write_text(yaml.safe_dump(params))
+  commands = {
+    "stock": ["pyradiomics", batch, "--param", stock_params],
+    "ssl": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl.yaml"],
+    "repeat": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml"],
+    "jobs2": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--jobs", "2"],
+  }
+  outputs = {}
+  for name, command in commands.items():
+    out = folder / f"{name}.csv"
+    result = run(*command, "--format", "csv", "--out", out)
+    assert result.returncode == 0, (name, result.stderr[-3000:])
+    outputs[name] = read_rows(out)
+  return outputs
+
+
+def test_classical_values_equal_stock_pyradiomics_exactly(real_runs):
+  stock, ours = real_runs["stock"], real_runs["ssl"]
+  assert [r["ID"] for r in ours] == [r["ID"] for r in stock]
+  for mine, theirs in zip(ours, stock):
+    classical = [k for k in theirs if k.startswith("original_")]
+    assert len(classical) == 107
+    assert {k: mine[k] for k in classical} == {k: theirs[k] for k in classical}
+
+
+def test_ssl_values_are_finite_distinct_and_in_the_same_row(real_runs):
+  rows = real_runs["ssl"]
+  values = np.array([[float(r[k]) for k in SSL] for r in rows])
+  assert values.shape == (5, 256) and np.isfinite(values).all()
+  assert len({tuple(v) for v in values}) == 5
+  assert all(r["diagnostics_ssl_Weights"] and len(r["diagnostics_ssl_WeightsSha256"]) == 64 for r in rows)
+
+
+def test_repeat_and_two_jobs_give_identical_values(real_runs):
+  first = [[r[k] for k in SSL] for r in real_runs["ssl"]]
+  assert [[r[k] for k in SSL] for r in real_runs["repeat"]] == first
+  assert [[r[k] for k in SSL] for r in real_runs["jobs2"]] == first
+
+
+def write(image_array, path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
+  image = sitk.GetImageFromArray(image_array)
+  image.SetSpacing(spacing[: image.GetDimension()])
+  image.SetOrigin(origin[: image.GetDimension()])
+  sitk.WriteImage(image, str(path))
+  return str(path)
+
+
+@pytest.fixture(scope="module")
+def bad_batch(tmp_path_factory):
+  """A batch whose first case is good and whose others each carry one defect."""
+  folder = tmp_path_factory.mktemp("bad")
+  rng = np.random.default_rng(0)
+  pixels = rng.normal(100, 20, (24, 32, 32)).astype(np.float32)
+  roi = np.zeros((24, 32, 32), np.uint8)
+  roi[8:16, 10:22, 10:22] = 1
+  nan_pixels = pixels.copy()
+  nan_pixels[12, 15, 15] = np.nan
+  image = write(pixels, folder / "image.nii.gz")
+  mask = write(roi, folder / "mask.nii.gz")
+  cases = {
+    "good": (image, mask),
+    "missing": (str(folder / "absent.nii.gz"), mask),
+    "empty": (image, write(np.zeros_like(roi), folder / "empty_mask.nii.gz")),
+    "label": (image, write(roi * 2, folder / "label2_mask.nii.gz")),
+    "geometry": (image, write(roi, folder / "moved_mask.nii.gz", origin=(30.0, 0.0, 0.0))),
+    "nan": (write(nan_pixels, folder / "nan_image.nrrd"), mask),  # ITK NIfTI writing drops NaN
+    "flat": (write(pixels[12], folder / "slice_image.nii.gz"), write(roi[12], folder / "slice_mask.nii.gz")),
+    "good_again": (image, mask),
+  }
+  problems = {
+    "missing": "absent.nii.gz: image file does not exist",
+    "empty": "empty_mask.nii.gz: label 1 is absent from the mask",
+    "label": "label2_mask.nii.gz: label 1 is absent from the mask (labels present: [0, 2])",
+    "geometry": "geometry mismatch",
+    "nan": "nan_image.nrrd: 1 NaN or infinite voxel(s) inside the ROI",
+    "flat": "slice_image.nii.gz: image is 2D",
+  }
+  return write_batch(folder / "batch.csv", cases), problems, folder
+
+
+def test_bad_cases_are_named_and_the_others_complete(bad_batch, tmp_path):
+  batch, problems, folder = bad_batch
+  out = tmp_path / "out.csv"
+  result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--format", "csv", "--out", out)
+  assert result.returncode == 1, result.stderr[-2000:]
+  assert "6 of 8 case(s) failed" in result.stderr
+  for problem in problems.values():
+    assert problem in result.stderr
+  assert "moved_mask.nii.gz" in result.stderr  # the geometry error names the files too
+  rows = {r["ID"]: r for r in read_rows(out)}
+  assert len(rows) == 8
+  for good in ("good", "good_again"):
+    assert np.isfinite([float(rows[good][k]) for k in SSL]).all()
+  for bad in problems:
+    assert not rows[bad].get("original_ssl_0")
+
+
+def test_out_dir_is_resumable_and_skips_failed_cases(bad_batch, tmp_path):
+  batch, _, _ = bad_batch
+  out_dir = tmp_path / "cases"
+  args = ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--out-dir", out_dir, "--format", "csv"]
+  first = run(*args, "--out", tmp_path / "first.csv")
+  assert first.returncode == 1
+  assert sorted(p.name for p in out_dir.iterdir()) == ["features_1.csv", "features_8.csv"]
+  stored = read_rows(out_dir / "features_1.csv")[0]
+  stored["original_ssl_0"] = "12345.0"  # a resumed run must reuse the stored result
+  with open(out_dir / "features_1.csv", "w", newline="") as stream:
+    writer = csv.DictWriter(stream, list(stored))
+    writer.writeheader()
+    writer.writerow(stored)
+  second = run(*args, "--out", tmp_path / "second.csv")
+  assert read_rows(tmp_path / "second.csv")[0]["original_ssl_0"] == "12345.0"
+  assert second.returncode == 1
+
+
+def test_json_and_txt_formats_and_validate(bad_batch, tmp_path):
+  _, _, folder = bad_batch
+  single = [str(folder / "image.nii.gz"), str(folder / "mask.nii.gz"), "--param", str(PARAMS / "ssl_only.yaml")]
+  as_json = run("pyradiomicsssl", *single, "--format", "json")
+  assert as_json.returncode == 0, as_json.stderr[-2000:]
+  record = json.loads(as_json.stdout)[0]
+  assert len([k for k in record if k.startswith("original_ssl_")]) == 256
+  as_txt = run("pyradiomicsssl", *single, "--format", "txt")
+  assert "Case-1_original_ssl_255:" in as_txt.stdout
+  validated = run("pyradiomicsssl", *single, "--validate")
+  assert validated.returncode == 0 and "original_ssl_0" not in validated.stdout
+
+
+@pytest.mark.parametrize("setting, message", [
+  ("sslWeigths:sts-siam3d-48", "--setting 'sslWeigths:sts-siam3d-48': unknown setting"),
+  ("sslDevice:gpu", "gpu"),
+  ("sslWeights:/nonexistent/w.safetensors", "no such file"),
+])
+def test_bad_settings_exit_2_before_any_case(bad_batch, setting, message):
+  batch, _, _ = bad_batch
+  result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--setting", setting)
+  assert result.returncode == 2
+  assert message in result.stderr
+  assert "case 1" not in result.stderr
+
+
+def test_typo_in_params_file_exits_2(bad_batch, tmp_path):
+  batch, _, _ = bad_batch
+  params = yaml.safe_load(open(PARAMS / "ssl_only.yaml"))
+  params["setting"]["sslWeigths"] = params["setting"].pop("sslWeights")
+  path = tmp_path / "typo.yaml"
+  path.write_text(yaml.safe_dump(params))
+  result = run("pyradiomicsssl", batch, "--param", path)
+  assert result.returncode == 2 and "sslWeigths" in result.stderr and "typo.yaml" in result.stderr
+
+
+def test_unusable_weights_exit_2_naming_the_file(bad_batch, tmp_path):
+  batch, _, _ = bad_batch
+  good = make_untrained_weights(tmp_path / "good.safetensors")
+  corrupt = tmp_path / "corrupt.safetensors"
+  corrupt.write_bytes(open(good, "rb").read()[:3000])
+  tampered = tmp_path / "tampered.safetensors"
+  data = bytearray(open(good, "rb").read())
+  data[-100] ^= 0xFF
+  tampered.write_bytes(bytes(data))
+  for path, message in ((corrupt, "corrupt.safetensors: not a readable"), (tampered, "tampered.safetensors: sha256 mismatch")):
+    result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--setting", f"sslWeights:{path}")
+    assert result.returncode == 2, result.stderr[-1000:]
+    assert message in result.stderr
+
+
+def test_cuda_without_cuda_exits_2(bad_batch):
+  batch, _, _ = bad_batch
+  result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--setting", "sslDevice:cuda")
+  if torch.cuda.is_available():
+    assert result.returncode == 1  # the bad cases of the batch still fail; the device works
+  else:
+    assert result.returncode == 2 and "CUDA was asked for" in result.stderr

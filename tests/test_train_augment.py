@@ -1,0 +1,66 @@
+import pytest
+import torch
+
+from radiomics_ssl.config import Augment
+from radiomics_ssl.train import augment
+
+
+@pytest.fixture
+def batch():
+  return torch.rand(3, 1, 16, 18, 20, generator=torch.Generator().manual_seed(0)) * 255
+
+
+def test_identity_parameters_leave_the_batch_unchanged(batch):
+  out = augment.apply(batch, augment.identity_params(3))
+  torch.testing.assert_close(out, batch, rtol=0, atol=0)
+
+
+def test_affine_with_identity_grid_is_identity_up_to_interpolation(batch):
+  params = augment.identity_params(3)
+  params["scale"] = torch.tensor([1.0, 1.0, 1.0 + 1e-7])  # forces the grid path
+  torch.testing.assert_close(augment.apply(batch, params), batch, rtol=0, atol=1e-3)
+
+
+def test_each_transform_changes_the_batch_and_keeps_its_shape(batch):
+  for name, value in (("rotation", torch.full((3, 3), 0.2)), ("scale", torch.full((3,), 1.2)),
+                      ("shift", torch.full((3, 3), 0.05)), ("gamma", torch.full((3,), 1.4)),
+                      ("sharpen", torch.full((3,), 0.8)), ("blur", torch.full((3,), 1.0)),
+                      ("noise", torch.full((3,), 5.0))):
+    params = augment.identity_params(3)
+    params[name] = value
+    out = augment.apply(batch, params)
+    assert out.shape == batch.shape and out.dtype == batch.dtype
+    assert not torch.equal(out, batch), name
+
+
+def test_sampled_parameters_respect_the_ranges():
+  config = Augment()
+  params = augment.sample_params(2000, config, torch.Generator().manual_seed(1))
+  limit = torch.deg2rad(torch.tensor(config.rotation_deg))
+  assert params["rotation"].abs().max() <= limit
+  assert config.scale[0] <= params["scale"].min() and params["scale"].max() <= config.scale[1]
+  assert params["shift"].abs().max() <= config.shift
+  gamma = params["gamma"][params["gamma"] != 1]
+  assert config.gamma[0] <= gamma.min() and gamma.max() <= config.gamma[1]
+  assert 0.4 < (params["gamma"] != 1).float().mean() < 0.6  # applied with probability 0.5
+  assert params["blur"].max() <= config.blur_sigma[1] and params["noise"].max() <= config.noise_std[1]
+
+
+def test_a_seed_replays_exactly(batch):
+  def draw():
+    params = augment.sample_params(3, Augment(), torch.Generator().manual_seed(42))
+    return params, augment.apply(batch, params)
+
+  (p1, out1), (p2, out2) = draw(), draw()
+  for key in p1:
+    torch.testing.assert_close(p1[key], p2[key], rtol=0, atol=0)
+  torch.testing.assert_close(out1, out2, rtol=0, atol=0)
+  torch.testing.assert_close(augment.apply(batch, p1), out1, rtol=0, atol=0)  # fixed parameters replay
+
+
+def test_gamma_keeps_the_intensity_range(batch):
+  params = augment.identity_params(3)
+  params["gamma"] = torch.tensor([0.7, 1.0, 1.5])
+  out = augment.apply(batch, params)
+  assert out.min() >= 0 and out.max() <= 255
+  assert (out[0] >= batch[0] - 1e-4).all() and (out[2] <= batch[2] + 1e-4).all()

@@ -1,0 +1,147 @@
+"""Tiny end-to-end training runs on CPU: each balance mode, kill-and-resume, divergence, bad rows."""
+import csv
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from safetensors.numpy import load_file
+
+from helpers import PARAMS, run
+from radiomics_ssl import weights as weights_io
+from radiomics_ssl.cases import CaseError
+from radiomics_ssl.config import Contract, TrainConfig
+from radiomics_ssl.train import loop
+from radiomics_ssl.train.data import load_training_boxes
+
+TINY = Contract(box=16, spacing_mm=2.0)
+
+
+@pytest.fixture(scope="module")
+def boxes(synthetic_cohort, tmp_path_factory):
+  data, summary = load_training_boxes(synthetic_cohort, TINY, str(tmp_path_factory.mktemp("cache")))
+  return data, summary
+
+
+@pytest.mark.parametrize("balance, extra", [("none", []), ("re", ["--q", "2"]), ("se", ["--q", "3", "--m", "4"])])
+def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extra, synthetic_cohort, tmp_path):
+  out = tmp_path / balance
+  result = run("radiomics-ssl-train", synthetic_cohort, "--out", out, "--balance", balance, "--iterations", "5",
+               "--box", "16", "--spacing", "2", "--seed", "3", *extra)
+  assert result.returncode == 0, result.stderr[-3000:]
+  weights_file = out / "weights.safetensors"
+  assert result.stdout.strip() == str(weights_file)
+  metadata = weights_io.load(str(weights_file)).metadata
+  assert metadata["trained"] is True and metadata["contract"]["box"] == 16
+  assert metadata["training"]["config"]["balance"] == balance
+  assert metadata["training"]["data"]["n_cases"] == 12 and len(metadata["training"]["data"]["cases_sha256"]) == 64
+  assert "radiomics-ssl-train" in metadata["training"]["command"]
+  records = [json.loads(line) for line in open(out / "metrics.jsonl")]
+  assert [r["iteration"] for r in records] == [1, 2, 3, 4, 5]
+  assert {r["phase"] for r in records} == ({"warmup", balance} if balance != "none" else {"warmup", "none"})
+  if balance != "none":
+    assert all(sum(r["clusters"]) == int({"re": 6, "se": 9}[balance]) for r in records if r["phase"] == balance)
+  assert (out / "curves.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
+
+  case = next(csv.DictReader(open(synthetic_cohort)))
+  extracted = run("pyradiomicsssl", synthetic_cohort, "--param", PARAMS / "ssl_only.yaml",
+                  "--setting", f"sslWeights:{weights_file}", "--format", "csv", "--out", tmp_path / "f.csv")
+  assert extracted.returncode == 0, extracted.stderr[-2000:]
+  rows = list(csv.DictReader(open(tmp_path / "f.csv")))
+  assert len(rows) == 12 and rows[0]["ID"] == case["ID"]
+  assert rows[0]["diagnostics_ssl_WeightsSha256"] == metadata["sha256"]
+  assert np.isfinite([float(rows[0][f"original_ssl_{i}"]) for i in range(256)]).all()
+
+
+def test_kill_and_resume_is_bitwise_equal_to_an_uninterrupted_run(boxes, tmp_path, monkeypatch):
+  data, summary = boxes
+  config = TrainConfig(contract=TINY, balance="se", q=3, m=4, iterations=6, checkpoint_every=2, seed=5)
+  straight = loop.Trainer(config, data, str(tmp_path / "straight"), summary).run()
+
+  interrupted = loop.Trainer(config, data, str(tmp_path / "killed"), summary)
+  original_step = interrupted.step
+
+  def step_then_die():
+    if interrupted.iteration == 3:  # iteration 3 ran after the checkpoint at 2 and is lost
+      raise KeyboardInterrupt
+    return original_step()
+
+  interrupted.step = step_then_die
+  with pytest.raises(KeyboardInterrupt):
+    interrupted.run()
+  resumed = loop.Trainer(config, data, str(tmp_path / "killed"), summary)
+  assert resumed.load_checkpoint() == 2
+  final = loop.Trainer(config, data, str(tmp_path / "killed"), summary).run(resume=True)
+
+  a, b = load_file(straight), load_file(final)
+  assert sorted(a) == sorted(b)
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+  losses = [[json.loads(l)["loss"] for l in open(tmp_path / d / "metrics.jsonl")] for d in ("straight", "killed")]
+  assert losses[0] == losses[1] and len(losses[0]) == 6
+
+
+def test_resume_refuses_a_different_config(boxes, tmp_path):
+  data, summary = boxes
+  config = TrainConfig(contract=TINY, iterations=2, checkpoint_every=1)
+  loop.Trainer(config, data, str(tmp_path), summary).run()
+  other = TrainConfig(contract=TINY, iterations=4, checkpoint_every=1, lr=0.5)
+  with pytest.raises(ValueError, match=r"different config \(\['lr'\]\)"):
+    loop.Trainer(other, data, str(tmp_path), summary).run(resume=True)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(boxes, tmp_path, monkeypatch):
+  data, summary = boxes
+  config = TrainConfig(contract=TINY, iterations=6, checkpoint_every=2)
+  calls = {"n": 0}
+  real_loss = loop.siam_loss
+
+  def poisoned(*args, **kwargs):
+    calls["n"] += 1
+    value = real_loss(*args, **kwargs)
+    return value * float("nan") if calls["n"] == 3 else value
+
+  monkeypatch.setattr(loop, "siam_loss", poisoned)
+  trainer = loop.Trainer(config, data, str(tmp_path), summary)
+  with pytest.raises(loop.TrainingDiverged, match="loss is nan at iteration 3"):
+    trainer.run()
+  assert loop.Trainer(config, data, str(tmp_path), summary).load_checkpoint() == 2
+  assert not (tmp_path / "weights.safetensors").exists()
+
+
+def test_bad_rows_are_listed_or_skipped(synthetic_cohort, tmp_path):
+  rows = list(csv.DictReader(open(synthetic_cohort)))
+  folder = str(tmp_path)
+  base = os.path.dirname(synthetic_cohort)
+  for row in rows:
+    for column in ("Image", "Mask"):
+      shutil.copy(os.path.join(base, row[column]), folder)
+  empty = np.zeros((12, 24, 24), np.uint8)
+  empty_mask = sitk.GetImageFromArray(empty)
+  empty_mask.CopyInformation(sitk.ReadImage(os.path.join(base, rows[0]["Mask"])))
+  sitk.WriteImage(empty_mask, os.path.join(folder, "empty.nii.gz"))
+  (tmp_path / "broken.nii.gz").write_bytes(b"not an image")
+  rows += [{"ID": "gone", "Image": "missing.nii.gz", "Mask": rows[0]["Mask"], "texture": 0, "centre": 0},
+           {"ID": "empty", "Image": rows[0]["Image"], "Mask": "empty.nii.gz", "texture": 0, "centre": 0},
+           {"ID": "broken", "Image": "broken.nii.gz", "Mask": rows[0]["Mask"], "texture": 0, "centre": 0}]
+  path = tmp_path / "cases.csv"
+  with open(path, "w", newline="") as stream:
+    writer = csv.DictWriter(stream, list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  with pytest.raises(CaseError) as error:
+    load_training_boxes(str(path), TINY, str(tmp_path / "cache"))
+  message = str(error.value)
+  assert "3 unusable row(s)" in message and "line 14" in message and "line 15" in message and "line 16" in message
+  assert "missing.nii.gz: image file does not exist" in message
+  assert "empty.nii.gz: label 1 is absent" in message and "broken.nii.gz: cannot read image" in message
+  data, summary = load_training_boxes(str(path), TINY, str(tmp_path / "cache"), skip_bad=True)
+  assert data.shape == (12, 16, 16, 16) and summary["n_cases"] == 12 and len(summary["skipped"]) == 3
+
+
+def test_too_few_cases_for_the_batch_is_an_error(boxes, tmp_path):
+  data, summary = boxes
+  with pytest.raises(ValueError, match="3 usable case"):
+    loop.Trainer(TrainConfig(contract=TINY), data[:3], str(tmp_path), summary)
