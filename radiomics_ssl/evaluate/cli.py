@@ -1,0 +1,100 @@
+"""`radiomics-ssl-evaluate`: do the ssl features help on my cohort? (the paper's protocol)
+
+  radiomics-ssl-evaluate FEATURES.csv [MORE.csv ...] --labels LABELS.csv --label-column COL --id-column ID
+
+Feature sets: trad (classical columns of the first CSV), and for each CSV its ssl columns and
+trad+ssl. Several CSVs (one per weights file) are compared in one report.
+"""
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("features", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--labels", "labels_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--label-column", required=True)
+@click.option("--id-column", required=True, help="Case id column, in both CSVs.")
+@click.option("--names", help="Comma-separated names of the feature CSVs (default: file stems).")
+@click.option("--out", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False))
+@click.option("--repeats", default=10, show_default=True, type=int, help="Repeats of stratified 5-fold CV.")
+@click.option("--folds", default=5, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--label-fraction", default=1.0, show_default=True, type=float, help="Share of each training fold's labels used.")
+@click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
+@click.option("--positive", default="1", show_default=True, help="Positive class for sensitivity (binary labels).")
+@click.option("--sets", default="trad,ssl,trad+ssl", show_default=True, help="Feature sets to evaluate.")
+def main(features, labels_csv, label_column, id_column, names, out_dir, repeats, folds, seed, label_fraction,
+         class_weight, positive, sets):
+  """Evaluate trad, ssl and trad+ssl features of FEATURES with a linear SVM and stratified CV."""
+  logging.basicConfig(level=logging.WARNING)
+  try:
+    text = evaluate(features, labels_csv, label_column, id_column, names.split(",") if names else None, out_dir,
+                    repeats, folds, seed, label_fraction, None if class_weight == "none" else class_weight,
+                    positive, sets.split(","))
+  except ValueError as error:
+    click.echo(f"Error: {error}", err=True)
+    sys.exit(2)
+  click.echo(text)
+
+
+def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir="evaluation", repeats=10, folds=5,
+             seed=0, label_fraction=1.0, class_weight=None, positive="1", sets=("trad", "ssl", "trad+ssl")):
+  """Run the protocol for every feature set; writes tables, predictions and plots; returns the markdown."""
+  import numpy as np
+  from tqdm import tqdm
+
+  from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels
+  from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
+  from radiomics_ssl.evaluate.report import plot_correlation_density, plot_roc, write_predictions, write_tables
+
+  names = names or [Path(f).stem for f in features]
+  if len(names) != len(features):
+    raise ValueError(f"--names has {len(names)} entries for {len(features)} feature CSVs")
+  labels, dropped = load_labels(labels_csv, id_column, label_column)
+  if dropped:
+    click.echo(f"Note: {len(dropped)} case(s) without a {label_column} label dropped: {', '.join(dropped)}", err=True)
+  protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,
+                      class_weight=class_weight)
+  ids, trad = None, None
+  if any(name.startswith("trad") for name in sets):
+    ids, trad, _ = feature_matrix(features[0], id_column, labels, is_trad)
+  candidates = {}
+  if "trad" in sets:
+    candidates["trad"] = trad
+  ssl_matrices = {}
+  for name, path in zip(names, features):
+    ssl_ids, ssl, _ = feature_matrix(path, id_column, labels, is_ssl)
+    if ids is not None and ssl_ids != ids:
+      order = {case: i for i, case in enumerate(ssl_ids)}
+      ssl = ssl[[order[case] for case in ids]]
+    ids = ids or ssl_ids
+    ssl_matrices[name] = ssl
+    if "ssl" in sets:
+      candidates[f"ssl [{name}]"] = ssl
+    if "trad+ssl" in sets:
+      candidates[f"trad+ssl [{name}]"] = np.hstack([trad, ssl])
+  y = np.array([labels[case] for case in ids])
+  counts = {label: int(np.sum(y == label)) for label in sorted(set(y))}
+  if min(counts.values()) < folds:
+    raise ValueError(f"class counts {counts}: every class needs at least {folds} cases for {folds}-fold CV")
+  os.makedirs(out_dir, exist_ok=True)
+  results, records_by_set = [], {}
+  for label, matrix in tqdm(candidates.items(), desc="feature sets", disable=None):
+    records_by_set[label] = cross_validate(matrix, y, protocol)
+    results.append((label, matrix.shape[1], metrics(records_by_set[label], positive=positive)))
+  title = (f"{label_column}: n={len(y)} {counts}, {folds}-fold stratified CV x {repeats} repeats, "
+           f"label fraction {label_fraction:g}, class weight {class_weight or 'none'}")
+  text = write_tables(results, out_dir, title)
+  write_predictions(records_by_set, ids, out_dir)
+  if len(counts) == 2:
+    plot_roc(records_by_set, positive, os.path.join(out_dir, "roc.png"))
+  plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
+  return text
+
+
+if __name__ == "__main__":
+  main()

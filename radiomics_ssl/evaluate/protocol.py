@@ -1,0 +1,119 @@
+"""The paper's evaluation protocol (Section 3, "Evaluation protocol, classifier and metrics").
+
+A linear SVM on standardised features, stratified five-fold cross-validation repeated over
+seeds, and C chosen on "20% of training data" inside each fold, so scaling and C never see the
+test fold. An optional label fraction keeps only that share of each training fold's labels
+(Table 2's "50% labels" columns).
+"""
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+from sklearn.impute import SimpleImputer
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+
+@dataclass(frozen=True)
+class Protocol:
+  n_splits: int = 5
+  repeats: int = 10
+  seed: int = 0
+  label_fraction: float = 1.0
+  class_weight: Optional[str] = None  # None or "balanced"
+  c_grid: Tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+  inner_fraction: float = 0.2
+
+  def __post_init__(self):
+    if not 0 < self.label_fraction <= 1:
+      raise ValueError(f"label_fraction={self.label_fraction!r} must lie in (0, 1]")
+    if self.class_weight not in (None, "balanced"):
+      raise ValueError(f"class_weight={self.class_weight!r} must be None or 'balanced'")
+
+
+def make_classifier(c, class_weight=None):
+  """Median imputation (pyradiomics can emit NaN), standardisation, linear SVM: fitted as one unit."""
+  return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                       LinearSVC(C=c, class_weight=class_weight, max_iter=20000))
+
+
+def choose_c(x, y, protocol, seed):
+  """Best C by balanced accuracy on an inner stratified 20% split of the training fold."""
+  splitter = StratifiedShuffleSplit(n_splits=1, test_size=protocol.inner_fraction, random_state=seed)
+  inner_train, inner_val = next(splitter.split(x, y))
+  scores = []
+  for c in protocol.c_grid:
+    model = make_classifier(c, protocol.class_weight).fit(x[inner_train], y[inner_train])
+    scores.append(balanced_accuracy_score(y[inner_val], model.predict(x[inner_val])))
+  return protocol.c_grid[int(np.argmax(scores))]  # ties -> the smaller C
+
+
+def label_subset(train, y, fraction, seed):
+  """A stratified `fraction` of the training fold's indices."""
+  if fraction >= 1:
+    return train
+  keep, _ = train_test_split(train, train_size=fraction, stratify=y[train], random_state=seed)
+  return np.sort(keep)
+
+
+def cross_validate(x, y, protocol=Protocol()):
+  """-> list of per-sample out-of-fold predictions: dicts of repeat, fold, index, y_true, y_pred, score, C."""
+  x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+  records = []
+  for repeat in range(protocol.repeats):
+    seed = protocol.seed + repeat
+    folds = StratifiedKFold(n_splits=protocol.n_splits, shuffle=True, random_state=seed)
+    for fold, (train, test) in enumerate(folds.split(x, y)):
+      train = label_subset(train, y, protocol.label_fraction, seed * 100 + fold)
+      c = choose_c(x[train], y[train], protocol, seed * 100 + fold)
+      model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
+      predicted, scores = model.predict(x[test]), model.decision_function(x[test])
+      for row, index in enumerate(test):
+        records.append({"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index],
+                        "y_pred": predicted[row], "score": scores[row].tolist(), "C": c,
+                        "n_train": len(train)})
+  return records
+
+
+def metrics(records, positive=1):
+  """Per-repeat metrics on all test samples of that repeat, then mean and sd over repeats.
+
+  Binary: sensitivity (recall of `positive`), specificity, AUC, balanced accuracy. AUC is the
+  mean over the repeat's folds: SVM scores of different folds' models are not on one scale, so
+  pooling them would understate it.
+  Multi-class: overall accuracy and minor-class accuracy (recall of the rarest class).
+  """
+  labels = sorted({r["y_true"] for r in records})
+  per_repeat = {}
+  for repeat in sorted({r["repeat"] for r in records}):
+    rows = [r for r in records if r["repeat"] == repeat]
+    truth = np.array([r["y_true"] for r in rows])
+    predicted = np.array([r["y_pred"] for r in rows])
+    if len(labels) == 2:
+      negative = [label for label in labels if label != positive][0]
+      values = {
+        "sensitivity": np.mean(predicted[truth == positive] == positive),
+        "specificity": np.mean(predicted[truth == negative] == negative),
+        "auc": _mean_fold_auc(rows, positive),
+        "balanced_accuracy": balanced_accuracy_score(truth, predicted),
+      }
+    else:
+      counts = {label: np.sum(truth == label) for label in labels}
+      minor = min(labels, key=lambda label: (counts[label], str(label)))
+      values = {"accuracy": np.mean(predicted == truth), "minor_class_accuracy": np.mean(predicted[truth == minor] == minor),
+                "balanced_accuracy": balanced_accuracy_score(truth, predicted)}
+    for name, value in values.items():
+      per_repeat.setdefault(name, []).append(float(value))
+  return {name: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for name, v in per_repeat.items()}
+
+
+def _mean_fold_auc(rows, positive):
+  aucs = []
+  for fold in sorted({r["fold"] for r in rows}):
+    truth = [r["y_true"] == positive for r in rows if r["fold"] == fold]
+    if 0 < sum(truth) < len(truth):
+      aucs.append(roc_auc_score(truth, [r["score"] for r in rows if r["fold"] == fold]))
+  return np.mean(aucs)

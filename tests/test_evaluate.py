@@ -1,0 +1,137 @@
+import csv
+
+import numpy as np
+import pytest
+
+from helpers import run
+from radiomics_ssl.evaluate import protocol as protocol_module
+from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
+
+
+def dataset(n=60, signal=2.0, features=20, minority=0.3, seed=0):
+  rng = np.random.default_rng(seed)
+  y = (np.arange(n) < int(n * minority)).astype(int)
+  x = rng.normal(size=(n, features))
+  x[:, 0] += signal * y
+  return x, y
+
+
+def test_a_separable_signal_is_found():
+  x, y = dataset(signal=4.0)
+  result = metrics(cross_validate(x, y, Protocol(repeats=3)))
+  assert result["auc"][0] > 0.9 and result["balanced_accuracy"][0] > 0.8
+  assert set(result) == {"sensitivity", "specificity", "auc", "balanced_accuracy"}
+
+
+def test_pure_noise_gives_chance_auc():
+  x, y = dataset(signal=0.0, seed=1)
+  auc, sd = metrics(cross_validate(x, y, Protocol(repeats=10)))["auc"]
+  assert 0.35 < auc < 0.65 and sd > 0
+
+
+def test_every_fold_is_stratified():
+  x, y = dataset(n=48, minority=0.25)
+  records = cross_validate(x, y, Protocol(repeats=2))
+  for repeat in range(2):
+    for fold in range(5):
+      test = [r["y_true"] for r in records if r["repeat"] == repeat and r["fold"] == fold]
+      assert abs(sum(test) - len(test) * 0.25) <= 1
+    indices = sorted(r["index"] for r in records if r["repeat"] == repeat)
+    assert indices == list(range(48))  # each sample is tested once per repeat
+
+
+def test_scaling_and_c_only_ever_see_training_rows(monkeypatch):
+  x, y = dataset(n=40)
+  x = np.column_stack([np.arange(40.0), x])  # column 0 identifies each row
+  fitted = []
+  real = protocol_module.make_classifier
+
+  def spying(c, class_weight=None):
+    model = real(c, class_weight)
+    original_fit = model.fit
+
+    def fit(features, labels):
+      fitted.append(set(features[:, 0].astype(int).tolist()))
+      return original_fit(features, labels)
+
+    model.fit = fit
+    return model
+
+  monkeypatch.setattr(protocol_module, "make_classifier", spying)
+  settings = Protocol(repeats=1)
+  records = cross_validate(x, y, settings)
+  per_fold = len(settings.c_grid) + 1
+  assert len(fitted) == 5 * per_fold
+  for fold in range(5):
+    test = {r["index"] for r in records if r["fold"] == fold}
+    for rows in fitted[fold * per_fold:(fold + 1) * per_fold]:
+      assert not rows & test
+    *inner, final = fitted[fold * per_fold:(fold + 1) * per_fold]
+    assert all(rows < final and len(rows) == len(final) - int(np.ceil(0.2 * len(final))) for rows in inner)
+
+
+def test_label_fraction_uses_the_stated_share():
+  x, y = dataset(n=60)
+  full = cross_validate(x, y, Protocol(repeats=1))
+  half = cross_validate(x, y, Protocol(repeats=1, label_fraction=0.5))
+  assert {r["n_train"] for r in full} == {48}
+  assert {r["n_train"] for r in half} == {24}
+  with pytest.raises(ValueError, match="label_fraction"):
+    Protocol(label_fraction=0)
+
+
+def test_multiclass_reports_overall_and_minor_class_accuracy():
+  rng = np.random.default_rng(0)
+  y = np.repeat([0, 1, 2], [30, 20, 10])
+  x = rng.normal(size=(60, 6))
+  x[np.arange(60), y] += 4
+  result = metrics(cross_validate(x, y, Protocol(repeats=2)))
+  assert set(result) == {"accuracy", "minor_class_accuracy", "balanced_accuracy"}
+  assert result["accuracy"][0] > 0.8 and result["minor_class_accuracy"][0] > 0.5
+
+
+def write_features(path, ids, trad, ssl):
+  columns = ["ID", "diagnostics_Versions_PyRadiomics"] + [f"original_firstorder_F{i}" for i in range(trad.shape[1])] \
+    + [f"original_ssl_{i}" for i in range(ssl.shape[1])]
+  with open(path, "w", newline="") as stream:
+    writer = csv.writer(stream)
+    writer.writerow(columns)
+    for case, t, s in zip(ids, trad, ssl):
+      writer.writerow([case, "v3.0.1"] + t.tolist() + s.tolist())
+
+
+def test_cli_writes_tables_plots_and_predictions(tmp_path):
+  rng = np.random.default_rng(0)
+  ids = [f"P{i:02d}" for i in range(40)]
+  y = (np.arange(40) % 3 == 0).astype(int)
+  trad = rng.normal(size=(40, 5)) + y[:, None]
+  write_features(tmp_path / "a.csv", ids, trad, rng.normal(size=(40, 8)) + 2 * y[:, None])
+  write_features(tmp_path / "b.csv", ids, trad, rng.normal(size=(40, 8)))
+  with open(tmp_path / "labels.csv", "w") as stream:
+    stream.write("pid,grade_high\n" + "".join(f"{i},{v}\n" for i, v in zip(ids, y)) + "P99,\n")
+  out = tmp_path / "eval"
+  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", tmp_path / "b.csv", "--labels", tmp_path / "labels.csv",
+               "--label-column", "grade_high", "--id-column", "ID", "--names", "good,noise", "--out", out,
+               "--repeats", "3")
+  assert result.returncode == 2 and "labels.csv: column 'ID' not found" in result.stderr  # labels use 'pid'
+  (tmp_path / "labels.csv").write_text((tmp_path / "labels.csv").read_text().replace("pid,", "ID,"))
+  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", tmp_path / "b.csv", "--labels", tmp_path / "labels.csv",
+               "--label-column", "grade_high", "--id-column", "ID", "--names", "good,noise", "--out", out,
+               "--repeats", "3")
+  assert result.returncode == 0, result.stderr
+  assert "1 case(s) without a grade_high label dropped: P99" in result.stderr
+  for name in ("results.md", "results.csv", "predictions.csv", "roc.png", "ssl_correlation.png"):
+    assert (out / name).stat().st_size > 100
+  rows = {r["feature_set"]: r for r in csv.DictReader(open(out / "results.csv"))}
+  assert set(rows) == {"trad", "ssl [good]", "trad+ssl [good]", "ssl [noise]", "trad+ssl [noise]"}
+  assert float(rows["ssl [good]"]["auc_mean"]) > float(rows["ssl [noise]"]["auc_mean"]) + 0.2
+  assert rows["trad+ssl [good]"]["n_features"] == "13"
+
+
+def test_cli_reports_labelled_cases_without_features(tmp_path):
+  rng = np.random.default_rng(0)
+  write_features(tmp_path / "a.csv", ["A", "B"], rng.normal(size=(2, 2)), rng.normal(size=(2, 2)))
+  (tmp_path / "labels.csv").write_text("ID,y\nA,0\nB,1\nC,1\n")
+  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv",
+               "--label-column", "y", "--id-column", "ID")
+  assert result.returncode == 2 and "1 labelled id(s) have no feature row: ['C']" in result.stderr
