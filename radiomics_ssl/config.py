@@ -9,6 +9,7 @@ from typing import Tuple
 
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
+METHODS = ("siam3d", "random")  # 'random': export the initialised encoder untrained (a baseline)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class TrainConfig:
   channels_last: bool = True
 
   def __post_init__(self):
-    _check(self.method in ("siam3d",), "method", self.method, "must be 'siam3d'")
+    _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
     _check(self.balance in ("none", "re", "se"), "balance", self.balance, "must be none, re or se")
     _check(self.k >= 2 or self.balance == "none", "k", self.k, "must be >= 2 with RE/SE")
     _check(self.q >= 1, "q", self.q, "must be >= 1")

@@ -145,3 +145,11 @@ def test_too_few_cases_for_the_batch_is_an_error(boxes, tmp_path):
   data, summary = boxes
   with pytest.raises(ValueError, match="3 usable case"):
     loop.Trainer(TrainConfig(contract=TINY), data[:3], str(tmp_path), summary)
+
+
+def test_random_method_exports_an_honestly_untrained_encoder(synthetic_cohort, tmp_path):
+  result = run("radiomics-ssl-train", synthetic_cohort, "--out", tmp_path, "--method", "random", "--box", "16")
+  assert result.returncode == 0, result.stderr[-2000:]
+  metadata = weights_io.load(str(tmp_path / "weights.safetensors")).metadata
+  assert metadata["trained"] is False and metadata["training"]["iterations"] == 0
+  assert not (tmp_path / "metrics.jsonl").exists()

@@ -17,7 +17,8 @@ import click
 @click.argument("features", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--labels", "labels_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--label-column", required=True)
-@click.option("--id-column", required=True, help="Case id column, in both CSVs.")
+@click.option("--id-column", required=True, help="Case id column of the features CSVs.")
+@click.option("--label-id-column", help="Case id column of the labels CSV (default: --id-column).")
 @click.option("--names", help="Comma-separated names of the feature CSVs (default: file stems).")
 @click.option("--out", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False))
 @click.option("--repeats", default=10, show_default=True, type=int, help="Repeats of stratified 5-fold CV.")
@@ -27,14 +28,14 @@ import click
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
 @click.option("--positive", default="1", show_default=True, help="Positive class for sensitivity (binary labels).")
 @click.option("--sets", default="trad,ssl,trad+ssl", show_default=True, help="Feature sets to evaluate.")
-def main(features, labels_csv, label_column, id_column, names, out_dir, repeats, folds, seed, label_fraction,
+def main(features, labels_csv, label_column, id_column, label_id_column, names, out_dir, repeats, folds, seed, label_fraction,
          class_weight, positive, sets):
   """Evaluate trad, ssl and trad+ssl features of FEATURES with a linear SVM and stratified CV."""
   logging.basicConfig(level=logging.WARNING)
   try:
     text = evaluate(features, labels_csv, label_column, id_column, names.split(",") if names else None, out_dir,
                     repeats, folds, seed, label_fraction, None if class_weight == "none" else class_weight,
-                    positive, sets.split(","))
+                    positive, sets.split(","), label_id_column)
   except ValueError as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)
@@ -42,7 +43,8 @@ def main(features, labels_csv, label_column, id_column, names, out_dir, repeats,
 
 
 def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir="evaluation", repeats=10, folds=5,
-             seed=0, label_fraction=1.0, class_weight=None, positive="1", sets=("trad", "ssl", "trad+ssl")):
+             seed=0, label_fraction=1.0, class_weight=None, positive="1", sets=("trad", "ssl", "trad+ssl"),
+             label_id_column=None):
   """Run the protocol for every feature set; writes tables, predictions and plots; returns the markdown."""
   import numpy as np
   from tqdm import tqdm
@@ -54,7 +56,7 @@ def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir=
   names = names or [Path(f).stem for f in features]
   if len(names) != len(features):
     raise ValueError(f"--names has {len(names)} entries for {len(features)} feature CSVs")
-  labels, dropped = load_labels(labels_csv, id_column, label_column)
+  labels, dropped = load_labels(labels_csv, label_id_column or id_column, label_column)
   if dropped:
     click.echo(f"Note: {len(dropped)} case(s) without a {label_column} label dropped: {', '.join(dropped)}", err=True)
   protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,

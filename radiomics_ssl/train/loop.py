@@ -138,6 +138,8 @@ class Trainer:
   # -- the run -----------------------------------------------------------------------------
   def run(self, resume=False, progress=None):
     """Train to `config.iterations`; returns the weights file path."""
+    if self.config.method == "random":  # the untrained baseline: same architecture and contract
+      return self.export([], 0.0)
     metrics_path = os.path.join(self.out_dir, METRICS_NAME)
     history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []
     _write_metrics(metrics_path, history)
@@ -167,7 +169,7 @@ class Trainer:
     tail = history[-min(len(history), 10):]
     metadata = {
       "architecture": ARCHITECTURE, "arguments": self.model.encoder.arguments, "feature_dim": self.model.encoder.feature_dim,
-      "contract": self.config.to_dict()["contract"], "trained": True,
+      "contract": self.config.to_dict()["contract"], "trained": self.iteration > 0,
       "training": {
         "method": self.config.method, "config": self.config.to_dict(), "command": self.command,
         "data": self.data_summary, "device": str(self.device), "torch": torch.__version__,

@@ -1,0 +1,21 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+PIP = $(PYTHON) -m pip
+
+.PHONY: install demo test
+
+# torch first (a CPU wheel; a bare `torch` requirement would pull a multi-GB CUDA build);
+# pyradiomics 3.0.1 needs numpy present and --no-build-isolation (the 3.1.0 sdist is broken).
+install:
+	$(PIP) install torch==2.13.0
+	$(PIP) install "numpy>=1.22" "setuptools>=64" wheel
+	$(PIP) install --no-build-isolation pyradiomics==3.0.1
+	$(PIP) install ".[test]"
+
+demo: install
+	$(PYTHON) examples/make_sample.py sample
+	pyradiomicsssl sample/image.nii.gz sample/mask.nii.gz --param params/ssl.yaml --format csv > sample/features.csv
+	$(PYTHON) examples/show_features.py sample/features.csv
+
+test: install
+	pytest

@@ -1,0 +1,103 @@
+"""Extraction benchmark: classical-only vs classical + ssl per case, encoder speed vs the FLOP floor.
+
+  python benchmarks/extract.py [--data ../shared/data] [--repeats 5] [--weights sts-siam3d-48]
+
+Everything is measured in one run, side by side, and reported as medians (these machines are
+shared and noisy). The FLOP floor is the encoder's FLOPs (from the architecture) divided by
+this machine's measured matmul peak for the same precision.
+"""
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import radiomics_ssl  # noqa: E402,F401  registers the ssl class
+from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
+from radiomics_ssl.cases import load_case  # noqa: E402
+from radiomics_ssl.inference import get_encoder  # noqa: E402
+from radiomics_ssl.model import encoder_flops  # noqa: E402
+from shared_cohort_csv import cohort_rows  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def median_seconds(function, repeats):
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    function()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def matmul_peak(dtype, n=2048, repeats=5):
+  a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+  torch.mm(a, b)
+  return 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def peak_rss_mb():
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--weights", default=None, help="sslWeights (default: the shipped default)")
+  parser.add_argument("--sts", type=int, default=4, help="how many STS MR cases to add to the pyradiomics cases")
+  args = parser.parse_args()
+
+  params = str(REPO / "params" / "ssl.yaml")
+  settings = {"sslWeights": args.weights} if args.weights else {}
+  with_ssl = RadiomicsFeatureExtractor(params, **settings)
+  classical = RadiomicsFeatureExtractor(params)
+  classical.enabledFeatures.pop("ssl")
+  rows = cohort_rows(args.data, "pyradiomics") + cohort_rows(args.data, "sts-mr")[: args.sts]
+  encoder = get_encoder(with_ssl.settings.get("sslWeights") or "sts-siam3d-48", "cpu")
+  box = encoder.weights.contract.box
+
+  print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads; weights {encoder.weights.name} (box {box}^3)")
+  peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+  print(f"matmul peak (2048^2, median of 5): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s\n")
+
+  print(f"{'case':<10} {'classical s':>11} {'classical+ssl s':>15} {'ratio':>6}")
+  totals = [0.0, 0.0]
+  for row in rows:
+    image, mask = load_case(row["Image"], row["Mask"])
+    name = f"{row['ID']}" if row["Modality"] == "pyradiomics" else f"{row['ID'][-3:]}-{row['Modality']}"
+    with_ssl.execute(image, mask)  # warm-up: loads the model once
+    t_classical = median_seconds(lambda: classical.execute(image, mask), args.repeats)
+    t_ssl = median_seconds(lambda: with_ssl.execute(image, mask), args.repeats)
+    totals[0] += t_classical
+    totals[1] += t_ssl
+    print(f"{name:<10} {t_classical:>11.3f} {t_ssl:>15.3f} {t_ssl / t_classical:>6.2f}")
+  print(f"{'total':<10} {totals[0]:>11.3f} {totals[1]:>15.3f} {totals[1] / totals[0]:>6.2f}")
+  print(f"peak RSS after extraction: {peak_rss_mb():.0f} MB\n")
+
+  flops = encoder_flops(box, encoder.weights.metadata["arguments"])
+  boxes = np.random.default_rng(0).uniform(0, 255, (1, box, box, box)).astype(np.float32)
+  encoder.encode(boxes)
+  t_fp32 = median_seconds(lambda: encoder.encode(boxes), args.repeats * 2)
+  with torch.autocast("cpu", dtype=torch.bfloat16):
+    encoder.encode(boxes)
+    t_bf16 = median_seconds(lambda: encoder.encode(boxes), args.repeats * 2)
+  print(f"encoder forward at {box}^3: {flops / 1e9:.2f} GFLOP")
+  print(f"{'precision':<10} {'s/ROI':>8} {'GFLOP/s':>8} {'floor s':>8} {'x floor':>8}")
+  for label, seconds in (("fp32", t_fp32), ("bf16", t_bf16)):
+    floor = flops / (peaks[label] * 1e9)
+    print(f"{label:<10} {seconds:>8.4f} {flops / seconds / 1e9:>8.1f} {floor:>8.4f} {seconds / floor:>8.2f}")
+  print(f"peak RSS: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,28 @@
+"""The examples run as documented (from the repository root)."""
+import csv
+import sys
+
+from helpers import REPO, run
+
+
+def test_sample_api_and_show_features(tmp_path):
+  sample = tmp_path / "sample"
+  assert run(sys.executable, REPO / "examples" / "make_sample.py", sample).returncode == 0
+  image, mask = str(sample / "image.nii.gz"), str(sample / "mask.nii.gz")
+  api = run(sys.executable, REPO / "examples" / "api_extractor.py", image, mask, cwd=REPO)
+  assert api.returncode == 0, api.stderr[-2000:]
+  assert api.stdout.startswith("107 classical + 256 ssl features; weights sts-siam3d-48")
+  features = tmp_path / "features.csv"
+  extracted = run("pyradiomicsssl", image, mask, "--param", REPO / "params" / "ssl.yaml", "--format", "csv",
+                  "--out", features)
+  assert extracted.returncode == 0, extracted.stderr[-2000:]
+  shown = run(sys.executable, REPO / "examples" / "show_features.py", features)
+  assert "\n107 classical features\n" in shown.stdout and "\n256 ssl features\n" in shown.stdout
+
+
+def test_batch_example(tmp_path):
+  result = run("bash", REPO / "examples" / "batch_run.sh", tmp_path / "batch", cwd=REPO)
+  assert result.returncode == 0, result.stderr[-2000:]
+  rows = list(csv.DictReader(open(tmp_path / "batch" / "features.csv")))
+  assert len(rows) == 12 and all(r["original_ssl_255"] for r in rows) and "texture" in rows[0]
+  assert len(list((tmp_path / "batch" / "cases").iterdir())) == 12
