@@ -18,4 +18,4 @@ demo: install
 	$(PYTHON) examples/show_features.py sample/features.csv
 
 test: install
-	pytest
+	$(PYTHON) -m pytest

@@ -6,8 +6,9 @@ exactly as a pyradiomics feature class sees it (`crop_to_roi`).
 import csv
 import os
 
-import numpy as np
 import SimpleITK as sitk
+
+from radiomics_ssl.preprocess import RoiError, check_roi
 
 
 class CaseError(ValueError):
@@ -60,19 +61,10 @@ def read_image(path, role):
 def load_case(image_path, mask_path, label=1):
   """Read an image and mask and refuse inputs that would give garbage features."""
   image, mask = read_image(image_path, "image"), read_image(mask_path, "mask")
-  if image.GetDimension() != 3:
-    raise CaseError(f"{image_path}: image is {image.GetDimension()}D; 3D volumes are required")
-  if mask.GetDimension() != 3:
-    raise CaseError(f"{mask_path}: mask is {mask.GetDimension()}D; 3D volumes are required")
-  in_roi = sitk.GetArrayViewFromImage(mask) == label
-  if not in_roi.any():
-    present = np.unique(sitk.GetArrayViewFromImage(mask)).tolist()[:10]
-    raise CaseError(f"{mask_path}: label {label} is absent from the mask (labels present: {present})")
-  if image.GetSize() == mask.GetSize():
-    values = sitk.GetArrayViewFromImage(image)[in_roi]
-    bad = np.count_nonzero(~np.isfinite(values)) if values.dtype.kind == "f" else 0
-    if bad:
-      raise CaseError(f"{image_path}: {bad} NaN or infinite voxel(s) inside the ROI (label {label})")
+  try:
+    check_roi(image, mask, label)
+  except RoiError as error:
+    raise CaseError(f"{image_path if error.role == 'image' else mask_path}: {error}") from None
   return image, mask
 
 

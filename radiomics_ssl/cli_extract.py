@@ -60,6 +60,9 @@ class SSLCommandLine(PyRadiomicsCommandLine):
     """Validate the parameter file, the overrides, the weights and the device once, up front."""
     import pykwalify.errors
 
+    if self.args.mode != "segment":
+      raise SettingsError(f"--mode {self.args.mode}: pyradiomicsssl extracts per ROI (segment mode) only; "
+                          "use the pyradiomics command line for voxel-based feature maps")
     try:
       overrides = self._parseOverrides()
       extractor = radiomics.featureextractor.RadiomicsFeatureExtractor(self.args.param, **overrides)
@@ -124,14 +127,16 @@ class SSLCommandLine(PyRadiomicsCommandLine):
       outcomes = [extract_case(index, case, self.extractor, self.args.out_dir)
                   for index, case in tqdm(cases, **progress)]
     self.failures = [error for _, error in outcomes if error]
-    return [vector for vector, _ in outcomes] or None
+    return _pad_failed([vector for vector, _ in outcomes], [error for _, error in outcomes]) or None
 
 
 def extract_case(case_index, case, extractor, out_dir=None):
   """Extract one case -> (feature vector, error message or None). Never raises for a bad case.
 
-  With `out_dir`, results go to `features_<case_index>.csv` and an existing file is reused, so an
-  interrupted batch resumes where it stopped (pyradiomics' convention). Failed cases are not stored.
+  The label comes from the batch CSV's `Label` column, else from the settings, as in pyradiomics.
+  With `out_dir`, results go to `features_<case_index>.csv` (written atomically) and an existing
+  file is reused, so an interrupted batch resumes where it stopped (pyradiomics' convention).
+  Failed cases are not stored, so a re-run retries them.
   """
   filename = os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
   if filename and os.path.isfile(filename):
@@ -139,9 +144,10 @@ def extract_case(case_index, case, extractor, out_dir=None):
       return next(csv.DictReader(stream)), None
   vector = collections.OrderedDict(case)
   try:
-    label = case_label(case)
+    label = case_label(case, default=extractor.settings.get("label", 1))
+    channel = case.get("Label_channel")
     image, mask = load_case(case["Image"], case["Mask"], label)
-    vector.update(extractor.execute(image, mask, label))
+    vector.update(extractor.execute(image, mask, label, int(channel) if channel else None))
   except (KeyboardInterrupt, SystemExit):
     raise
   except Exception as error:  # one bad case must not stop the batch; it is reported with its files
@@ -151,11 +157,22 @@ def extract_case(case_index, case, extractor, out_dir=None):
     logger.error("%s", message)
     return vector, message
   if filename:
-    with open(filename, "w", newline="") as stream:
+    with open(filename + ".tmp", "w", newline="") as stream:
       writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
       writer.writeheader()
       writer.writerow(vector)
+    os.replace(filename + ".tmp", filename)
   return vector, None
+
+
+def _pad_failed(vectors, errors):
+  """Give failed cases the columns of the first extracted case (empty values), so the output's
+  column order follows that case even when case 1 failed (pyradiomics sorts extra columns)."""
+  template = next((v for v, e in zip(vectors, errors) if not e), None)
+  if template is None:
+    return vectors
+  return [collections.OrderedDict((key, vector.get(key)) for key in list(vector) + [k for k in template if k not in vector])
+          if error else vector for vector, error in zip(vectors, errors)]
 
 
 def _parse_value(value, value_type):

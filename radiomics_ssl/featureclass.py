@@ -29,8 +29,14 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
     self.sslSettings = ssl_settings(kwargs)
     super().__init__(inputImage, inputMask, **kwargs)
     image_type = kwargs.get(IMAGE_TYPE_KEY, "original").lower()
-    self.imageTypeEnabled = any(image_type.startswith(t.lower()) for t in self.sslSettings["sslImageTypes"])
+    self.imageTypeEnabled = any(image_type == t.lower() or image_type.startswith(t.lower() + "-")
+                                for t in self.sslSettings["sslImageTypes"])
     self.features = None
+
+  def enableAllFeatures(self):
+    """Enable 0 ... 255 in numeric order, so output columns are not sorted as text (0, 1, 10, 100, ...)."""
+    for index in range(FEATURE_DIM):
+      self.enableFeatureByName(str(index), True)
 
   def _initVoxelBasedCalculation(self):
     raise ValueError("ssl features are per ROI; voxel-based extraction is not supported for the ssl class")

@@ -61,25 +61,15 @@ def _cached(path, sha256, device_name):
   import torch
 
   logger.info("Loading ssl weights %s on %s", path, device_name)
-  return LoadedEncoder(weights_io.load(path), torch.device(device_name))
+  weights = weights_io.load(path)
+  if not weights.metadata.get("trained"):
+    logger.warning("%s is an untrained encoder (trained: false); its features are a random-projection baseline", path)
+  return LoadedEncoder(weights, torch.device(device_name))
 
 
 def get_encoder(weights_name, device_name):
-  """The cached encoder for (weights, device); re-verifies nothing after the first load."""
+  """The cached encoder for (weights, device). The cache key includes the sha256 the file's header
+  claims, so a replaced file is loaded (and verified) again rather than served from the cache."""
   device = resolve_device(device_name)
   path = weights_io.resolve(weights_name)
-  header_sha = _header_sha256(path)
-  return _cached(path, header_sha, str(device))
-
-
-def _header_sha256(path):
-  """The sha256 the file claims (cheap: header only), so an edited file is not served from cache."""
-  import json
-
-  from safetensors import safe_open
-
-  try:
-    with safe_open(path, framework="numpy") as handle:
-      return json.loads((handle.metadata() or {}).get("radiomics_ssl", "{}")).get("sha256")
-  except Exception:  # unreadable files are reported by weights.load with the file name
-    return None
+  return _cached(path, weights_io.read_header(path).get("sha256"), str(device))

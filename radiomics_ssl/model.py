@@ -126,7 +126,7 @@ def encoder_flops(box, arguments=None):
   macs += 2 * voxels * (width * width * (1 + 27 + 1))  # two bottlenecks
   size = box
   for cin, cout in ((width, 64), (64, 128), (128, 256)):
-    size = max(1, size // 3) if size >= 3 else size
+    size = size // 3 if size >= 3 else 1  # _Pool3 shrinks its window to the axis, giving 1
     macs += size ** 3 * 27 * cin * cout
   macs += 256 * hidden + hidden * dim
   return 2 * macs

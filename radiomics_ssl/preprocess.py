@@ -18,18 +18,35 @@ class PreparedRoi:
   spacing_mm: float      # the box's actual spacing (larger than the contract's after 'resize')
 
 
+class RoiError(ValueError):
+  """An image/mask pair the encoder must not see; `role` says which file is at fault."""
+
+  def __init__(self, role, message):
+    super().__init__(message)
+    self.role = role
+
+
+def check_roi(image, mask, label):
+  """Refuse inputs that would give garbage features: not 3D, label absent, NaN or inf in the ROI."""
+  for role, item in (("image", image), ("mask", mask)):
+    if item.GetDimension() != 3:
+      raise RoiError(role, f"{role} is {item.GetDimension()}D; 3D volumes are required")
+  labels = sitk.GetArrayViewFromImage(mask)
+  in_roi = labels == label
+  if not in_roi.any():
+    raise RoiError("mask", f"label {label} is absent from the mask (labels present: {np.unique(labels).tolist()[:10]})")
+  if image.GetSize() == mask.GetSize():  # else pyradiomics reports the geometry mismatch
+    values = sitk.GetArrayViewFromImage(image)[in_roi]
+    bad = np.count_nonzero(~np.isfinite(values)) if values.dtype.kind == "f" else 0
+    if bad:
+      raise RoiError("image", f"{bad} NaN or infinite voxel(s) inside the ROI (label {label})")
+  return in_roi
+
+
 def prepare_roi(image, mask, label, contract):
   """Resample the ROI of `label` into the contract's box. Raises ValueError on unusable input."""
-  if image.GetDimension() != 3 or mask.GetDimension() != 3:
-    raise ValueError(f"image and mask must be 3D (got {image.GetDimension()}D image, {mask.GetDimension()}D mask)")
-  pixels = sitk.GetArrayViewFromImage(image)
-  in_roi = sitk.GetArrayViewFromImage(mask) == label
-  if not in_roi.any():
-    raise ValueError(f"label {label} is not present in the mask")
-  roi_values = pixels[in_roi].astype(np.float64)
-  if not np.isfinite(roi_values).all():
-    raise ValueError(f"{np.count_nonzero(~np.isfinite(roi_values))} NaN or infinite voxel(s) inside the ROI")
-  low, high = _intensity_window(roi_values, contract)
+  in_roi = check_roi(image, mask, label)
+  low, high = _intensity_window(sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64), contract)
 
   roi_image = sitk.GetImageFromArray(in_roi.astype(np.uint8))
   roi_image.CopyInformation(mask)

@@ -74,6 +74,7 @@ def provenance(settings):
     ("diagnostics_ssl_Version", __version__),
     ("diagnostics_ssl_Weights", encoder.weights.name),
     ("diagnostics_ssl_WeightsSha256", encoder.weights.sha256),
+    ("diagnostics_ssl_Trained", bool(encoder.weights.metadata.get("trained"))),
     ("diagnostics_ssl_Device", str(encoder.device)),
     ("diagnostics_ssl_Torch", torch.__version__),
     ("diagnostics_ssl_Contract", json.dumps(encoder.weights.metadata["contract"], sort_keys=True)),

@@ -4,6 +4,7 @@ pyradiomics validates parameter files with pykwalify against a closed schema, so
 schema is written once per process (to a content-addressed file in the temp folder) and served
 in place of pyradiomics' own by `radiomics.getParameterValidationFiles`.
 """
+import functools
 import hashlib
 import os
 import tempfile
@@ -12,8 +13,10 @@ from pathlib import Path
 import pykwalify.core
 import yaml
 
+from radiomics_ssl.weights import DEFAULT_WEIGHTS
+
 DEFAULT_SETTINGS = {
-  "sslWeights": None,  # None -> radiomics_ssl.weights.DEFAULT_WEIGHTS
+  "sslWeights": DEFAULT_WEIGHTS,
   "sslDevice": "auto",
   "sslImageTypes": ["original"],
 }
@@ -54,11 +57,18 @@ def validate_settings(settings, source="settings"):
 
 
 def ssl_settings(settings):
-  """The ssl settings from a pyradiomics settings dict, validated, with defaults filled in."""
-  from radiomics_ssl.weights import DEFAULT_WEIGHTS
+  """The ssl settings from a pyradiomics settings dict, validated (once per distinct value), with defaults."""
+  given = tuple(sorted((key, _frozen(value)) for key, value in settings.items()
+                       if key.startswith("ssl") and value is not None))
+  return dict(_validated(given))
 
-  given = {key: value for key, value in settings.items() if key.startswith("ssl") and value is not None}
-  validate_settings(given)
-  resolved = dict(DEFAULT_SETTINGS, **given)
-  resolved["sslWeights"] = resolved["sslWeights"] or DEFAULT_WEIGHTS
-  return resolved
+
+@functools.lru_cache(maxsize=64)
+def _validated(given):
+  values = {key: list(value) if isinstance(value, tuple) else value for key, value in given}
+  validate_settings(values)
+  return tuple(dict(DEFAULT_SETTINGS, **values).items())
+
+
+def _frozen(value):
+  return tuple(value) if isinstance(value, list) else value

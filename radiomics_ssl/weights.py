@@ -100,25 +100,34 @@ def save(path, state_dict, metadata):
   return metadata["sha256"]
 
 
-def load(name_or_path):
-  """Read and verify a weights file. Raises WeightsError naming the file on any problem."""
-  from safetensors import SafetensorError
-  from safetensors.numpy import load_file
-  from safetensors import safe_open
+def read_header(path):
+  """The metadata dict of a weights file, from its header only (cheap); raises WeightsError."""
+  from safetensors import SafetensorError, safe_open
 
-  path = resolve(name_or_path)
   try:
     with safe_open(path, framework="numpy") as handle:
       header = handle.metadata() or {}
-    tensors = load_file(path)
   except (SafetensorError, OSError, ValueError) as error:
     raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
   if "radiomics_ssl" not in header:
     raise WeightsError(f"{path}: no radiomics_ssl metadata; not a radiomics_ssl weights file")
   try:
-    metadata = json.loads(header["radiomics_ssl"])
+    return json.loads(header["radiomics_ssl"])
   except json.JSONDecodeError as error:
     raise WeightsError(f"{path}: metadata is not valid JSON ({error})") from None
+
+
+def load(name_or_path):
+  """Read and verify a weights file. Raises WeightsError naming the file on any problem."""
+  from safetensors import SafetensorError
+  from safetensors.numpy import load_file
+
+  path = resolve(name_or_path)
+  metadata = read_header(path)
+  try:
+    tensors = load_file(path)
+  except (SafetensorError, OSError, ValueError) as error:
+    raise WeightsError(f"{path}: not a readable safetensors weights file ({error})") from None
   if metadata.get("format") != FORMAT:
     raise WeightsError(f"{path}: format {metadata.get('format')!r} is not {FORMAT!r}")
   expected = metadata.get("sha256")

@@ -65,6 +65,8 @@ def test_ssl_values_are_finite_distinct_and_in_the_same_row(real_runs):
   values = np.array([[float(r[k]) for k in SSL] for r in rows])
   assert values.shape == (5, 256) and np.isfinite(values).all()
   assert len({tuple(v) for v in values}) == 5
+  header = list(rows[0])
+  assert [k for k in header if k.startswith("original_ssl_")] == SSL  # numeric order, beside the classical ones
   assert all(r["diagnostics_ssl_Weights"] and len(r["diagnostics_ssl_WeightsSha256"]) == 64 for r in rows)
 
 
@@ -174,6 +176,26 @@ def test_bad_settings_exit_2_before_any_case(bad_batch, setting, message):
   assert result.returncode == 2
   assert message in result.stderr
   assert "case 1" not in result.stderr
+
+
+def test_label_setting_selects_the_roi(bad_batch, tmp_path):
+  _, _, folder = bad_batch
+  args = [folder / "image.nii.gz", folder / "label2_mask.nii.gz", "--param", PARAMS / "ssl_only.yaml", "--format", "csv"]
+  assert run("pyradiomicsssl", *args).returncode == 1  # label 1 is absent
+  result = run("pyradiomicsssl", *args, "--setting", "label:2", "--out", tmp_path / "label2.csv")
+  assert result.returncode == 0, result.stderr[-2000:]
+  labelled = read_rows(tmp_path / "label2.csv")[0]
+  single = run("pyradiomicsssl", folder / "image.nii.gz", folder / "mask.nii.gz", "--param", PARAMS / "ssl_only.yaml",
+               "--format", "csv", "--out", tmp_path / "label1.csv")
+  assert single.returncode == 0
+  assert [labelled[k] for k in SSL] == [read_rows(tmp_path / "label1.csv")[0][k] for k in SSL]  # same ROI voxels
+
+
+def test_voxel_mode_is_refused(bad_batch):
+  _, _, folder = bad_batch
+  result = run("pyradiomicsssl", folder / "image.nii.gz", folder / "mask.nii.gz", "--param", PARAMS / "ssl_only.yaml",
+               "--mode", "voxel")
+  assert result.returncode == 2 and "segment mode" in result.stderr
 
 
 def test_typo_in_params_file_exits_2(bad_batch, tmp_path):

@@ -23,6 +23,16 @@ def test_a_separable_signal_is_found():
   assert set(result) == {"sensitivity", "specificity", "auc", "balanced_accuracy"}
 
 
+def test_auc_is_oriented_towards_the_positive_class():
+  x, y = dataset(signal=4.0)
+  records = cross_validate(x, y, Protocol(repeats=2))
+  as_one, as_zero = metrics(records, positive=1), metrics(records, positive=0)
+  assert as_one["auc"][0] == pytest.approx(as_zero["auc"][0]) and as_zero["auc"][0] > 0.9
+  assert as_one["sensitivity"] == as_zero["specificity"]
+  with pytest.raises(ValueError, match="positive class 2 is not one of the labels"):
+    metrics(records, positive=2)
+
+
 def test_pure_noise_gives_chance_auc():
   x, y = dataset(signal=0.0, seed=1)
   auc, sd = metrics(cross_validate(x, y, Protocol(repeats=10)))["auc"]

@@ -83,7 +83,7 @@ def test_nan_in_roi_and_absent_label_are_refused():
   bad.CopyInformation(image)
   with pytest.raises(ValueError, match="NaN"):
     prepare_roi(bad, mask, 1, Contract())
-  with pytest.raises(ValueError, match="label 2 is not present"):
+  with pytest.raises(ValueError, match="label 2 is absent from the mask"):
     prepare_roi(image, mask, 2, Contract())
 
 

@@ -49,7 +49,8 @@ def test_stock_extractor_gives_classical_plus_ssl_and_provenance(pyradiomics_cas
   assert classical(vector) == classical(stock)
   values = np.array([vector[k] for k in SSL_KEYS], dtype=float)
   assert np.isfinite(values).all() and values.std() > 0
-  for key in ("Weights", "WeightsSha256", "Device", "Torch", "Contract", "Version"):
+  assert [k for k in vector if "_ssl_" in k and not k.startswith("diagnostics")] == SSL_KEYS  # numeric order
+  for key in ("Weights", "WeightsSha256", "Trained", "Device", "Torch", "Contract", "Version"):
     assert f"diagnostics_ssl_{key}" in vector
   assert vector["diagnostics_ssl_Device"] == "cpu" or torch.cuda.is_available()
   keys = list(vector)
@@ -91,7 +92,8 @@ def test_every_shipped_params_file_validates(params_file):
 
 
 def test_filtered_image_types_skip_ssl_unless_asked(pyradiomics_cases):
-  params = {"imageType": {"Original": {}, "Square": {}}, "featureClass": {"firstorder": ["Mean"], "ssl": None},
+  params = {"imageType": {"Original": {}, "Square": {}, "SquareRoot": {}},
+            "featureClass": {"firstorder": ["Mean"], "ssl": None},
             "setting": {"label": 1}}
   vector = RadiomicsFeatureExtractor(params).execute(*pyradiomics_cases["breast1"])
   assert "square_firstorder_Mean" in vector and "original_ssl_0" in vector
@@ -99,6 +101,7 @@ def test_filtered_image_types_skip_ssl_unless_asked(pyradiomics_cases):
   params["setting"]["sslImageTypes"] = ["original", "square"]
   vector = RadiomicsFeatureExtractor(params).execute(*pyradiomics_cases["breast1"])
   assert "square_ssl_255" in vector
+  assert "squareroot_firstorder_Mean" in vector and not any(k.startswith("squareroot_ssl") for k in vector)
   assert vector["square_ssl_0"] != vector["original_ssl_0"]
 
 

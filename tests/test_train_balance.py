@@ -66,3 +66,11 @@ def test_se_small_cluster_rule_fills_from_the_other_selected_cluster():
   chosen = se_select(features, labels, centroids, 6)
   assert len(set(chosen.tolist())) == 6
   assert set(labels[chosen]) == {0, 1}  # only the farthest pair (0, 1), though cluster 1 has one member
+
+
+def test_se_on_collapsed_features_still_selects_distinct_samples():
+  features = np.ones((30, 8))
+  labels, centroids = kmeans(features, 3, seed=0)
+  chosen = se_select(features, labels, centroids, 6)
+  assert len(set(chosen.tolist())) == 6
+  assert farthest_pair(np.zeros((3, 2)))[0] != farthest_pair(np.zeros((3, 2)))[1]

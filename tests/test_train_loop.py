@@ -42,7 +42,9 @@ def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extr
   assert [r["iteration"] for r in records] == [1, 2, 3, 4, 5]
   assert {r["phase"] for r in records} == ({"warmup", balance} if balance != "none" else {"warmup", "none"})
   if balance != "none":
-    assert all(sum(r["clusters"]) == int({"re": 6, "se": 9}[balance]) for r in records if r["phase"] == balance)
+    balanced = [r for r in records if r["phase"] == balance]
+    assert all(sum(r["clusters"]) == {"re": 6, "se": 9}[balance] for r in balanced)  # N = k*q candidates
+    assert all(r["batch"] == {"re": 6, "se": 4}[balance] for r in balanced)  # RE trains on N, SE on m
   assert (out / "curves.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
 
   case = next(csv.DictReader(open(synthetic_cohort)))
@@ -90,6 +92,15 @@ def test_resume_refuses_a_different_config(boxes, tmp_path):
   other = TrainConfig(contract=TINY, iterations=4, checkpoint_every=1, lr=0.5)
   with pytest.raises(ValueError, match=r"different config \(\['lr'\]\)"):
     loop.Trainer(other, data, str(tmp_path), summary).run(resume=True)
+
+
+def test_resume_refuses_different_cases(boxes, tmp_path):
+  data, summary = boxes
+  config = TrainConfig(contract=TINY, iterations=2, checkpoint_every=1)
+  loop.Trainer(config, data, str(tmp_path), summary).run()
+  other = dict(summary, cases_sha256="0" * 64)
+  with pytest.raises(ValueError, match="different cases"):
+    loop.Trainer(config, data, str(tmp_path), other).run(resume=True)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(boxes, tmp_path, monkeypatch):

@@ -14,6 +14,13 @@ def test_loss_is_symmetric_and_bounded(batch):
   assert siam_loss(t1, t1, t1, t1).item() == pytest.approx(-1.0, abs=1e-6)
 
 
+def test_eq2_pairs_each_prediction_with_the_other_views_target():
+  e1, e2 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+  # t1 = r1 and t2 = r2, orthogonal across views: S(t1, r2) = S(t2, r1) = 0 (same-view pairing would give -1)
+  assert siam_loss(e1, e2, e1, e2).item() == pytest.approx(0.0)
+  assert siam_loss(e1, e2, e2, e1).item() == pytest.approx(-1.0)
+
+
 def test_weights_enter_as_weighted_mean():
   t = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
   r = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # per-sample losses: -1 and 0

@@ -36,12 +36,15 @@ def test_round_trip_keeps_tensors_metadata_and_hash(untrained_weights):
     torch.testing.assert_close(value, reference[name], rtol=0, atol=0)
 
 
-def test_file_holds_no_pickle(untrained_weights):
-  with open(untrained_weights, "rb") as stream:
-    header_size = int.from_bytes(stream.read(8), "little")
-    header = json.loads(stream.read(header_size))
-  assert "radiomics_ssl" in header["__metadata__"]
-  assert b"\x80\x04" not in open(untrained_weights, "rb").read(64)  # no pickle protocol marker up front
+def test_file_is_plain_safetensors_with_nothing_else(untrained_weights):
+  """8-byte header length, a JSON header, then exactly the raw tensor bytes: nothing to unpickle."""
+  data = open(untrained_weights, "rb").read()
+  header_size = int.from_bytes(data[:8], "little")
+  header = json.loads(data[8:8 + header_size])
+  assert json.loads(header.pop("__metadata__")["radiomics_ssl"])["format"] == weights.FORMAT
+  ends = [entry["data_offsets"][1] for entry in header.values()]
+  assert len(data) == 8 + header_size + max(ends)
+  assert {entry["dtype"] for entry in header.values()} <= {"F32", "I64"}
 
 
 def test_tampered_tensor_fails_sha256(untrained_weights, tmp_path):

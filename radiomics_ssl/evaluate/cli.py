@@ -80,6 +80,8 @@ def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir=
     if "trad+ssl" in sets:
       candidates[f"trad+ssl [{name}]"] = np.hstack([trad, ssl])
   y = np.array([labels[case] for case in ids])
+  if len(set(y)) == 2 and positive not in set(y):
+    raise ValueError(f"--positive {positive!r} is not one of the {label_column} labels {sorted(set(y))}")
   counts = {label: int(np.sum(y == label)) for label in sorted(set(y))}
   if min(counts.values()) < folds:
     raise ValueError(f"class counts {counts}: every class needs at least {folds} cases for {folds}-fold CV")

@@ -71,9 +71,10 @@ def cross_validate(x, y, protocol=Protocol()):
       c = choose_c(x[train], y[train], protocol, seed * 100 + fold)
       model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
       predicted, scores = model.predict(x[test]), model.decision_function(x[test])
+      classes = model.classes_.tolist()
       for row, index in enumerate(test):
         records.append({"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index],
-                        "y_pred": predicted[row], "score": scores[row].tolist(), "C": c,
+                        "y_pred": predicted[row], "score": scores[row].tolist(), "C": c, "classes": classes,
                         "n_train": len(train)})
   return records
 
@@ -87,6 +88,8 @@ def metrics(records, positive=1):
   Multi-class: overall accuracy and minor-class accuracy (recall of the rarest class).
   """
   labels = sorted({r["y_true"] for r in records})
+  if len(labels) == 2 and positive not in labels:
+    raise ValueError(f"positive class {positive!r} is not one of the labels {labels}")
   per_repeat = {}
   for repeat in sorted({r["repeat"] for r in records}):
     rows = [r for r in records if r["repeat"] == repeat]
@@ -110,10 +113,16 @@ def metrics(records, positive=1):
   return {name: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for name, v in per_repeat.items()}
 
 
+def positive_score(record, positive):
+  """A binary SVM's decision value, oriented so that larger means `positive` (it favours classes_[1])."""
+  return record["score"] if record["classes"][1] == positive else -record["score"]
+
+
 def _mean_fold_auc(rows, positive):
   aucs = []
   for fold in sorted({r["fold"] for r in rows}):
-    truth = [r["y_true"] == positive for r in rows if r["fold"] == fold]
+    in_fold = [r for r in rows if r["fold"] == fold]
+    truth = [r["y_true"] == positive for r in in_fold]
     if 0 < sum(truth) < len(truth):
-      aucs.append(roc_auc_score(truth, [r["score"] for r in rows if r["fold"] == fold]))
+      aucs.append(roc_auc_score(truth, [positive_score(r, positive) for r in in_fold]))
   return np.mean(aucs)

@@ -52,11 +52,13 @@ def plot_roc(records_by_set, positive, path):
   """Out-of-fold ROC per feature set (all repeats pooled), binary labels only."""
   from sklearn.metrics import roc_auc_score, roc_curve
 
+  from radiomics_ssl.evaluate.protocol import positive_score
+
   plt = _pyplot()
   fig, ax = plt.subplots(figsize=(5.5, 5))
   for label, records in records_by_set.items():
     truth = np.array([r["y_true"] == positive for r in records])
-    scores = np.array([r["score"] for r in records])
+    scores = np.array([positive_score(r, positive) for r in records])
     fpr, tpr, _ = roc_curve(truth, scores)
     ax.plot(fpr, tpr, label=f"{label} (pooled AUC {roc_auc_score(truth, scores):.2f})")
   ax.plot([0, 1], [0, 1], "k:", lw=1)

@@ -53,7 +53,7 @@ def apply(x, params):
   x = affine(x, params["rotation"], params["scale"], params["shift"])
   x = gamma(x, params["gamma"])
   x = sharpen(x, params["sharpen"])
-  x = blur(x, params["blur"])
+  x = gaussian_blur(x, params["blur"])
   return add_noise(x, params["noise"], params["noise_seed"])
 
 
@@ -89,6 +89,8 @@ def gamma(x, exponent):
 
 def gaussian_blur(x, sigma):
   """Separable Gaussian blur with one sigma (voxels) per sample; sigma 0 leaves a sample as is."""
+  if bool((sigma <= 0).all()):
+    return x
   out = x.clone()
   for index, s in enumerate(sigma.tolist()):
     if s <= 0:
@@ -106,10 +108,6 @@ def gaussian_blur(x, sigma):
       sample = F.conv3d(sample, kernel.view(shape), padding=tuple(padding))
     out[index:index + 1] = sample
   return out
-
-
-def blur(x, sigma):
-  return x if bool((sigma == 0).all()) else gaussian_blur(x, sigma)
 
 
 def sharpen(x, amount):

@@ -23,6 +23,7 @@ def farthest_pair(centroids):
   """Indices (i, j) of the two centroids with the largest Euclidean distance."""
   centroids = np.asarray(centroids)
   distances = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)
+  np.fill_diagonal(distances, -np.inf)  # two distinct clusters, even when collapsed features tie at 0
   i, j = np.unravel_index(np.argmax(distances), distances.shape)
   return int(min(i, j)), int(max(i, j))
 
@@ -31,9 +32,9 @@ def se_select(features, labels, centroids, m):
   """SE: the m/2 members nearest to each of the two farthest-apart centroids -> m distinct indices.
 
   Rule for small clusters: a cluster with fewer than m/2 members gives all of them, and the
-  other selected cluster fills the gap with its members nearest to the small cluster's
-  centroid. Only if the two clusters together hold fewer than m samples are the remaining
-  slots filled from all candidates, nearest to either centroid first.
+  remaining members of the two selected clusters fill the gap, nearest to either of the two
+  centroids first. Only if the two clusters together hold fewer than m samples are the
+  remaining slots filled from all candidates, in the same order.
   """
   features, labels = np.asarray(features), np.asarray(labels)
   pair = farthest_pair(centroids)

@@ -79,28 +79,14 @@ def build_config(config_file, options):
 
 def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False, command=""):
   """Preprocess (cached), train, export; returns the weights path."""
-  import yaml
   from tqdm import tqdm
 
   from radiomics_ssl.train.data import load_training_boxes
   from radiomics_ssl.train.loop import Trainer
 
-  os.makedirs(out_dir, exist_ok=True)
-  with open(os.path.join(out_dir, "config.yaml"), "w") as stream:
-    yaml.safe_dump(_plain(config.to_dict()), stream, sort_keys=True)
   boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
                                        skip_bad=skip_bad, progress=tqdm)
-  trainer = Trainer(config, boxes, out_dir, summary, command=command)
-  return trainer.run(resume=resume, progress=tqdm)
-
-
-def _plain(value):
-  """Tuples -> lists, for YAML."""
-  if isinstance(value, dict):
-    return {key: _plain(item) for key, item in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [_plain(item) for item in value]
-  return value
+  return Trainer(config, boxes, out_dir, summary, command=command).run(resume=resume, progress=tqdm)
 
 
 def _command_line():

@@ -113,7 +113,8 @@ class Trainer:
   def save_checkpoint(self):
     state = {"iteration": self.iteration, "model": self.model.state_dict(),
              "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-             "config": json.dumps(self.config.to_dict(), sort_keys=True)}
+             "config": json.dumps(self.config.to_dict(), sort_keys=True),
+             "cases_sha256": self.data_summary.get("cases_sha256", "")}
     path = os.path.join(self.out_dir, CHECKPOINT_NAME)
     torch.save(state, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -129,6 +130,8 @@ class Trainer:
                     != json.dumps(current[key], sort_keys=True))
     if differ:
       raise ValueError(f"{path}: checkpoint was made with a different config ({differ}); resume with the same settings")
+    if state["cases_sha256"] != self.data_summary.get("cases_sha256", ""):
+      raise ValueError(f"{path}: checkpoint was made on different cases (cases_sha256 differs); resume on the same CSV")
     self.model.load_state_dict(state["model"])
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])
@@ -138,10 +141,11 @@ class Trainer:
   # -- the run -----------------------------------------------------------------------------
   def run(self, resume=False, progress=None):
     """Train to `config.iterations`; returns the weights file path."""
+    metrics_path = os.path.join(self.out_dir, METRICS_NAME)
+    history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []  # refuses a mismatch first
+    _write_config(os.path.join(self.out_dir, "config.yaml"), self.config)
     if self.config.method == "random":  # the untrained baseline: same architecture and contract
       return self.export([], 0.0)
-    metrics_path = os.path.join(self.out_dir, METRICS_NAME)
-    history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []
     _write_metrics(metrics_path, history)
     bar = progress(total=self.config.iterations, initial=self.iteration, desc="3DSiam", unit="it") if progress else None
     started = time.perf_counter()
@@ -182,6 +186,14 @@ class Trainer:
     path = os.path.join(self.out_dir, WEIGHTS_NAME)
     weights_io.save(path, self.model.encoder.state_dict(), metadata)
     return path
+
+
+def _write_config(path, config):
+  """The full effective config as YAML (tuples as lists)."""
+  import yaml
+
+  with open(path, "w") as stream:
+    yaml.safe_dump(json.loads(json.dumps(config.to_dict())), stream, sort_keys=True)
 
 
 def _read_metrics(path, up_to_iteration):
