@@ -46,14 +46,6 @@ def ssl_matrix(path):
   return np.array([[float(r[f"original_ssl_{i}"]) for i in range(256)] for r in rows])
 
 
-def collapse_check(matrix):
-  """(share of dimensions with non-zero spread, effective rank)."""
-  varies = np.std(matrix, axis=0) > 1e-6 * (np.abs(matrix).mean() + 1e-12)
-  singular = np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False)
-  p = singular / singular.sum()
-  return float(varies.mean()), float(np.exp(-(p[p > 0] * np.log(p[p > 0])).sum()))
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--weights", default="sts-siam3d-48")
@@ -68,6 +60,7 @@ def main():
   cohorts = {name: write_csv(work / f"{name}.csv", cohort_rows(args.data, name)) for name in ("sts-mr", "sts-pet", "pyradiomics")}
   everything = write_csv(work / "all.csv", sum((cohort_rows(args.data, n) for n in cohorts), []))
   from radiomics_ssl import weights as weights_io
+  from radiomics_ssl.evaluate.report import feature_diversity
 
   contract = weights_io.load(args.weights).contract
   random_weights = work / "random" / "weights.safetensors"
@@ -101,7 +94,7 @@ def main():
   checks = {}
   for label in ("shipped", "random"):
     matrix = np.vstack([ssl_matrix(work / f"{name}-{label}.csv") for name in cohorts])
-    share, rank = collapse_check(matrix)
+    share, rank = feature_diversity(matrix)
     checks[label] = {"cases": len(matrix), "varying_share": share, "effective_rank": rank}
     report.append(f"| {label} | {len(matrix)} | {100 * share:.1f}% | {rank:.1f} |")
   (out / "README.md").write_text("\n".join(report) + "\n")

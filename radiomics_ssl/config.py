@@ -73,6 +73,7 @@ class TrainConfig:
   lr: float = 1e-2
   weight_decay: float = 1e-4
   predictor_hidden_dim: int = 64
+  output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
   seed: int = 0
   device: str = "auto"
   checkpoint_every: int = 25

@@ -94,16 +94,25 @@ class Predictor(nn.Module):
 
 
 class Siam3d(nn.Module):
-  """3DSiam: E_a and E_f share weights; E_f is the stop-gradient branch of Eq. 2."""
+  """3DSiam: E_a and E_f share weights; E_f is the stop-gradient branch of Eq. 2.
 
-  def __init__(self, encoder, predictor_hidden_dim=64):
+  `output_norm` standardises the encoder's output over the batch (BatchNorm without affine
+  parameters) before the loss and the predictor, as SimSiam's projector ends with BN [8].
+  It exists only in training: the weights file holds the encoder, whose dense8 outputs are the
+  features, and a per-dimension affine map does not change what a standardised linear
+  classifier can do with them. Without it the encoder collapses to a 1-2 dimensional output
+  on our cohort (benchmarks in weights/README.md).
+  """
+
+  def __init__(self, encoder, predictor_hidden_dim=64, output_norm=True):
     super().__init__()
     self.encoder = encoder
+    self.output_norm = nn.BatchNorm1d(encoder.feature_dim, affine=False) if output_norm else nn.Identity()
     self.predictor = Predictor(encoder.feature_dim, predictor_hidden_dim)
 
   def forward(self, x1, x2):
     """Returns t1, t2 (predictions) and r1, r2 (targets, detached: the E_f branch)."""
-    r1, r2 = self.encoder(x1), self.encoder(x2)
+    r1, r2 = self.output_norm(self.encoder(x1)), self.output_norm(self.encoder(x2))
     t1, t2 = self.predictor(r1), self.predictor(r2)
     return t1, t2, r1.detach(), r2.detach()
 

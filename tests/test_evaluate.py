@@ -145,3 +145,14 @@ def test_cli_reports_labelled_cases_without_features(tmp_path):
   result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv",
                "--label-column", "y", "--id-column", "ID")
   assert result.returncode == 2 and "1 labelled id(s) have no feature row: ['C']" in result.stderr
+
+
+def test_feature_diversity_separates_collapsed_from_healthy_features():
+  from radiomics_ssl.evaluate.report import feature_diversity
+
+  rng = np.random.default_rng(0)
+  assert feature_diversity(np.ones((50, 256))) == (0.0, 1.0)
+  share, rank = feature_diversity(rng.normal(size=(107, 256)))
+  assert share == 1.0 and rank > 50
+  low_rank = rng.normal(size=(107, 3)) @ rng.normal(size=(3, 256))
+  assert feature_diversity(low_rank)[1] < 3.5

@@ -58,3 +58,13 @@ def test_siam_targets_are_detached_and_predictions_are_not():
   t1, t2, r1, r2 = model(x, x.flip(2))
   assert t1.requires_grad and t2.requires_grad
   assert not r1.requires_grad and not r2.requires_grad
+
+
+def test_output_norm_standardises_training_targets_but_not_the_encoder():
+  torch.manual_seed(0)
+  model = Siam3d(Encoder3d(), output_norm=True).train()
+  x = torch.rand(8, 1, 16, 16, 16) * 255
+  _, _, r1, _ = model(x, x)
+  torch.testing.assert_close(r1.mean(0), torch.zeros(256), atol=1e-4, rtol=0)
+  assert set(model.encoder.state_dict()) == set(Encoder3d().state_dict())  # nothing extra in the weights
+  assert not isinstance(Siam3d(Encoder3d(), output_norm=False).output_norm, torch.nn.BatchNorm1d)

@@ -43,7 +43,7 @@ class Trainer:
     self.channels_last = config.channels_last and self.device.type == "cpu"
     self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
     torch.manual_seed(config.seed)
-    self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim).to(self.device)
+    self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim, config.output_norm).to(self.device)
     if self.channels_last:
       self.model = self.model.to(memory_format=torch.channels_last_3d)
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
