@@ -72,6 +72,7 @@ def main():
   parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
   parser.add_argument("--no-sweeps", action="store_true")
   args = parser.parse_args()
+  import torch
   from tqdm import tqdm
 
   from radiomics_ssl.config import Contract, TrainConfig
@@ -108,8 +109,6 @@ def main():
     path = folder / "weights.safetensors"
     if not path.is_file():
       Trainer(config, boxes, str(folder), summary).run(progress=tqdm)
-    import torch
-
     encoder = LoadedEncoder(weights_io.load(str(path)), torch.device("cpu"))
     features = np.vstack([encoder.encode(boxes[i:i + 16]) for i in range(0, len(boxes), 16)])
     encoded[name] = dict(zip(keys, features))
@@ -138,7 +137,7 @@ def main():
           table_rows.append({"modality": modality, "task": task, "labels": f"{fraction:.0%}", "features": name,
                              **{k: f"{m:.3f} ± {s:.3f}" for k, (m, s) in result.items()}})
   with open(out / "table2.csv", "w", newline="") as stream:
-    fields = sorted({k for r in table_rows for k in r}, key=lambda k: list(table_rows[0]).index(k) if k in table_rows[0] else 99)
+    fields = list(dict.fromkeys(k for r in table_rows for k in r))  # first-seen order
     writer = csv.DictWriter(stream, fields)
     writer.writeheader()
     writer.writerows(table_rows)
