@@ -77,7 +77,7 @@ def main():
 
   from radiomics_ssl.config import Contract, TrainConfig
   from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
-  from radiomics_ssl.evaluate.report import feature_diversity
+  from radiomics_ssl.diversity import feature_diversity
   from radiomics_ssl.inference import LoadedEncoder
   from radiomics_ssl.train.data import load_training_boxes
   from radiomics_ssl.train.loop import Trainer

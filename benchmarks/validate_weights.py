@@ -60,7 +60,7 @@ def main():
   cohorts = {name: write_csv(work / f"{name}.csv", cohort_rows(args.data, name)) for name in ("sts-mr", "sts-pet", "pyradiomics")}
   everything = write_csv(work / "all.csv", sum((cohort_rows(args.data, n) for n in cohorts), []))
   from radiomics_ssl import weights as weights_io
-  from radiomics_ssl.evaluate.report import feature_diversity
+  from radiomics_ssl.diversity import feature_diversity
 
   contract = weights_io.load(args.weights).contract
   random_weights = work / "random" / "weights.safetensors"

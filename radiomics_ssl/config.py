@@ -74,6 +74,8 @@ class TrainConfig:
   weight_decay: float = 1e-4
   predictor_hidden_dim: int = 64
   output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
+  balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
+  bank_refresh: int = 1  # cases the bank re-encodes per iteration
   seed: int = 0
   device: str = "auto"
   checkpoint_every: int = 25
@@ -82,6 +84,8 @@ class TrainConfig:
   def __post_init__(self):
     _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
     _check(self.balance in ("none", "re", "se"), "balance", self.balance, "must be none, re or se")
+    _check(self.balance_features in ("bank", "fresh"), "balance_features", self.balance_features, "must be bank or fresh")
+    _check(self.bank_refresh >= 0, "bank_refresh", self.bank_refresh, "must be >= 0")
     _check(self.k >= 2 or self.balance == "none", "k", self.k, "must be >= 2 with RE/SE")
     _check(self.q >= 1, "q", self.q, "must be >= 1")
     _check(self.m >= 2 and self.m % 2 == 0, "m", self.m, "must be an even number >= 2")

@@ -148,7 +148,7 @@ def test_cli_reports_labelled_cases_without_features(tmp_path):
 
 
 def test_feature_diversity_separates_collapsed_from_healthy_features():
-  from radiomics_ssl.evaluate.report import feature_diversity
+  from radiomics_ssl.diversity import feature_diversity
 
   rng = np.random.default_rng(0)
   assert feature_diversity(np.ones((50, 256))) == (0.0, 1.0)

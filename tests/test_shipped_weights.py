@@ -52,7 +52,7 @@ def test_features_are_not_collapsed_on_the_shared_cases(shared_data):
   sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
   from shared_cohort_csv import cohort_rows
   from radiomics_ssl.cases import crop_to_roi, load_case
-  from radiomics_ssl.evaluate.report import feature_diversity
+  from radiomics_ssl.diversity import feature_diversity
   from radiomics_ssl.preprocess import prepare_roi
 
   encoder = get_encoder(SHIPPED, "cpu")

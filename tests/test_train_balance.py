@@ -74,3 +74,32 @@ def test_se_on_collapsed_features_still_selects_distinct_samples():
   chosen = se_select(features, labels, centroids, 6)
   assert len(set(chosen.tolist())) == 6
   assert farthest_pair(np.zeros((3, 2)))[0] != farthest_pair(np.zeros((3, 2)))[1]
+
+
+def test_feature_bank_fills_once_then_refreshes_round_robin():
+  from radiomics_ssl.train.bank import FeatureBank
+
+  version = {"value": 0}
+  calls = []
+
+  def encode(indices):  # feature = 100 * encoder version + case index
+    calls.append(list(indices))
+    return np.stack([np.full(2, 100.0 * version["value"] + i) for i in indices])
+
+  bank = FeatureBank(n_cases=5, per_step=2)
+  bank.update(encode, iteration=10, chunk=2)
+  assert calls == [[0, 1], [2, 3], [4]]  # the fill runs in chunks
+  version["value"] = 1
+  bank.update(encode, iteration=11, chunk=2)
+  bank.update(encode, iteration=12, chunk=2)
+  bank.update(encode, iteration=13, chunk=2)
+  assert calls[3:] == [[0, 1], [2, 3], [4, 0]]  # wraps around
+  features, age = bank.lookup(np.array([0, 4]), iteration=13)
+  np.testing.assert_array_equal(features[:, 0], [100.0, 104.0])
+  assert age == 0.0
+  assert bank.lookup(np.array([1]), iteration=13)[1] == 2.0
+
+  restored = FeatureBank(n_cases=5, per_step=2)
+  restored.load_state_dict(bank.state_dict())
+  np.testing.assert_array_equal(restored.features, bank.features)
+  assert restored.cursor == bank.cursor == 1

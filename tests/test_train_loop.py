@@ -25,9 +25,10 @@ def boxes(synthetic_cohort, tmp_path_factory):
   return data, summary
 
 
-@pytest.mark.parametrize("balance, extra", [("none", []), ("re", ["--q", "2"]), ("se", ["--q", "3", "--m", "4"])])
+@pytest.mark.parametrize("balance, extra", [("none", []), ("re", ["--q", "2"]), ("se", ["--q", "3", "--m", "4"]),
+                                            ("se", ["--q", "3", "--m", "4", "--balance-features", "fresh"])])
 def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extra, synthetic_cohort, tmp_path):
-  out = tmp_path / balance
+  out = tmp_path / "run"
   result = run("radiomics-ssl-train", synthetic_cohort, "--out", out, "--balance", balance, "--iterations", "5",
                "--box", "16", "--spacing", "2", "--seed", "3", *extra)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -45,6 +46,9 @@ def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extr
     balanced = [r for r in records if r["phase"] == balance]
     assert all(sum(r["clusters"]) == {"re": 6, "se": 9}[balance] for r in balanced)  # N = k*q candidates
     assert all(r["batch"] == {"re": 6, "se": 4}[balance] for r in balanced)  # RE trains on N, SE on m
+    fresh = "fresh" in extra
+    assert all(("bank_rank" in r) != fresh for r in balanced)
+    assert fresh or all(1.0 <= r["bank_rank"] <= 12 and 0 <= r["bank_age"] <= 12 for r in balanced)
   assert (out / "curves.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
 
   case = next(csv.DictReader(open(synthetic_cohort)))
@@ -59,14 +63,14 @@ def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extr
 
 def test_kill_and_resume_is_bitwise_equal_to_an_uninterrupted_run(boxes, tmp_path, monkeypatch):
   data, summary = boxes
-  config = TrainConfig(contract=TINY, balance="se", q=3, m=4, iterations=6, checkpoint_every=2, seed=5)
+  config = TrainConfig(contract=TINY, balance="se", q=3, m=4, iterations=7, checkpoint_every=2, seed=5)
   straight = loop.Trainer(config, data, str(tmp_path / "straight"), summary).run()
 
   interrupted = loop.Trainer(config, data, str(tmp_path / "killed"), summary)
   original_step = interrupted.step
 
   def step_then_die():
-    if interrupted.iteration == 3:  # iteration 3 ran after the checkpoint at 2 and is lost
+    if interrupted.iteration == 5:  # iteration 5 ran after the checkpoint at 4 (bank filled at 2) and is lost
       raise KeyboardInterrupt
     return original_step()
 
@@ -74,7 +78,7 @@ def test_kill_and_resume_is_bitwise_equal_to_an_uninterrupted_run(boxes, tmp_pat
   with pytest.raises(KeyboardInterrupt):
     interrupted.run()
   resumed = loop.Trainer(config, data, str(tmp_path / "killed"), summary)
-  assert resumed.load_checkpoint() == 2
+  assert resumed.load_checkpoint() == 4 and resumed.bank.features is not None
   final = loop.Trainer(config, data, str(tmp_path / "killed"), summary).run(resume=True)
 
   a, b = load_file(straight), load_file(final)
@@ -82,7 +86,7 @@ def test_kill_and_resume_is_bitwise_equal_to_an_uninterrupted_run(boxes, tmp_pat
   for name in a:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
   losses = [[json.loads(l)["loss"] for l in open(tmp_path / d / "metrics.jsonl")] for d in ("straight", "killed")]
-  assert losses[0] == losses[1] and len(losses[0]) == 6
+  assert losses[0] == losses[1] and len(losses[0]) == 7
 
 
 def test_resume_refuses_a_different_config(boxes, tmp_path):

@@ -77,16 +77,6 @@ def correlation_values(matrix):
   return corr[np.triu_indices_from(corr, k=1)]
 
 
-def feature_diversity(matrix):
-  """(share of feature dimensions that vary across cases, effective rank of the centred case x feature
-  matrix: exp of the entropy of its normalised singular values). A collapsed encoder gives ~0 and ~1."""
-  matrix = np.asarray(matrix, dtype=np.float64)
-  varies = matrix.std(axis=0) > 1e-6 * (np.abs(matrix).mean() + 1e-12)
-  singular = np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False)
-  p = singular[singular > 0] / singular.sum()
-  return float(varies.mean()), float(np.exp(-(p * np.log(p)).sum()))
-
-
 def plot_correlation_density(matrices, path):
   """Fig. 2: density of pairwise correlations among ssl features, one curve per weights file."""
   plt = _pyplot()

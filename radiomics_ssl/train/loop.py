@@ -1,9 +1,9 @@
 """The 3DSiam training loop with the RE/SE module, checkpoints, resume and monitoring.
 
 Schedule (Section 3): one warm-up epoch of plain 3DSiam at batch size 6; then, every
-iteration, N = k*q cases are encoded by the current encoder without gradients, clustered with
-k-means, and either re-weighted (RE, the batch is all N) or reduced to m balanced samples (SE).
-Adam, lr 1e-2, weight decay 1e-4.
+iteration, N = k*q candidate cases are clustered with k-means on their features by the current
+encoder (looked up in a FeatureBank, or encoded afresh), and either re-weighted (RE, the batch
+is all N) or reduced to m balanced samples (SE). Adam, lr 1e-2, weight decay 1e-4.
 """
 import json
 import logging
@@ -17,7 +17,9 @@ import torch
 from radiomics_ssl import weights as weights_io
 from radiomics_ssl.inference import resolve_device
 from radiomics_ssl.model import ARCHITECTURE, Encoder3d, Siam3d
+from radiomics_ssl.diversity import feature_diversity
 from radiomics_ssl.train import augment, balance
+from radiomics_ssl.train.bank import FeatureBank
 from radiomics_ssl.train.loss import collapse_std, siam_loss
 from radiomics_ssl.train.schedule import CaseSchedule
 
@@ -49,6 +51,7 @@ class Trainer:
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     self.schedule = CaseSchedule(len(boxes), torch.Generator().manual_seed(config.seed))
     self.warmup = self.schedule.warmup_iterations(config.warmup_epochs, config.batch_size)
+    self.bank = FeatureBank(len(boxes), config.bank_refresh)
     self.iteration = 0
     os.makedirs(out_dir, exist_ok=True)
 
@@ -67,24 +70,29 @@ class Trainer:
     return features
 
   def _select(self):
-    """-> (case indices, per-sample weights or None, cluster sizes or None)."""
+    """-> (case indices, per-sample weights or None, monitoring record)."""
     cfg = self.config
     if cfg.balance == "none" or self.iteration < self.warmup:
-      return self.schedule.next_batch(cfg.batch_size), None, None
+      return self.schedule.next_batch(cfg.batch_size), None, {}
     candidates = self.schedule.candidates(cfg.n_candidates)
-    features = self._encode(candidates)
+    if cfg.balance_features == "fresh":
+      features, monitor = self._encode(candidates), {}
+    else:
+      self.bank.update(self._encode, self.iteration, chunk=cfg.batch_size)
+      features, age = self.bank.lookup(candidates, self.iteration)
+      monitor = {"bank_age": age, "bank_rank": feature_diversity(self.bank.features)[1]}
     seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=self.schedule.generator))
     labels, centroids = balance.kmeans(features, cfg.k, seed)
-    sizes = np.bincount(labels, minlength=cfg.k).tolist()
+    monitor["clusters"] = np.bincount(labels, minlength=cfg.k).tolist()
     if cfg.balance == "re":
-      return candidates, balance.re_weights(labels, cfg.k), sizes
-    return candidates[balance.se_select(features, labels, centroids, cfg.m)], None, sizes
+      return candidates, balance.re_weights(labels, cfg.k), monitor
+    return candidates[balance.se_select(features, labels, centroids, cfg.m)], None, monitor
 
   def step(self):
     """Train one iteration; returns its metrics."""
     timings = {}
     start = time.perf_counter()
-    indices, sample_weights, sizes = self._select()
+    indices, sample_weights, monitor = self._select()
     timings["balance_s"] = time.perf_counter() - start
     mark = time.perf_counter()
     x = self._to_input(indices)
@@ -106,13 +114,14 @@ class Trainer:
     return {
       "iteration": self.iteration, "phase": "warmup" if self.iteration <= self.warmup else self.config.balance,
       "loss": loss.item(), "collapse_std": collapse_std(torch.cat([r1, r2])).item(),
-      "batch": len(indices), "clusters": sizes, **timings,
+      "batch": len(indices), "clusters": None, **monitor, **timings,
     }
 
   # -- checkpoints -------------------------------------------------------------------------
   def save_checkpoint(self):
     state = {"iteration": self.iteration, "model": self.model.state_dict(),
              "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+             "bank": self.bank.state_dict(),
              "config": json.dumps(self.config.to_dict(), sort_keys=True),
              "cases_sha256": self.data_summary.get("cases_sha256", "")}
     path = os.path.join(self.out_dir, CHECKPOINT_NAME)
@@ -135,6 +144,7 @@ class Trainer:
     self.model.load_state_dict(state["model"])
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])
+    self.bank.load_state_dict(state["bank"])
     self.iteration = int(state["iteration"])
     return self.iteration
 

@@ -1,4 +1,4 @@
-"""PNG plots of a training run: loss and the collapse indicator."""
+"""PNG plots of a training run: loss and the collapse indicators."""
 import math
 
 import numpy as np
@@ -12,11 +12,13 @@ def plot_curves(history, path, feature_dim=256, window=10):
 
   if not history:
     return
-  iterations = np.array([r["iteration"] for r in history])
-  fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-  for ax, key, title in ((axes[0], "loss", "3DSiam loss (Eq. 2)"),
-                         (axes[1], "collapse_std", "collapse indicator: std of L2-normalised output")):
-    values = np.array([r[key] for r in history])
+  panels = [("loss", "3DSiam loss (Eq. 2)"), ("collapse_std", "collapse indicator: std of L2-normalised output")]
+  if any(r.get("bank_rank") is not None for r in history):
+    panels.append(("bank_rank", "effective rank of all cases' features (bank)"))
+  fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6))
+  for ax, (key, title) in zip(axes, panels):
+    kept = [r for r in history if r.get(key) is not None]
+    iterations, values = np.array([r["iteration"] for r in kept]), np.array([r[key] for r in kept])
     ax.plot(iterations, values, alpha=0.35, label="per iteration")
     if len(values) >= window:
       smooth = np.convolve(values, np.ones(window) / window, mode="valid")
