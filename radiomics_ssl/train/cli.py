@@ -25,7 +25,7 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.option("--device", help="auto, cpu, cuda or cuda:N.")
 @click.option("--k", type=int, help="k-means clusters (RE/SE).")
 @click.option("--q", type=int, help="Candidates per cluster: N = k*q.")
-@click.option("--m", type=int, help="SE batch size.")
+@click.option("--m", "--se-batch", "m", type=int, help="SE batch size (--se-batch under torchrun, whose parser takes --m).")
 @click.option("--balance-features", type=click.Choice(["bank", "fresh"]),
               help="RE/SE features: bank (default; refreshed round-robin, ~1% cost) or fresh (the paper's per-iteration pass).")
 @click.option("--batch-size", type=int, help="Batch size of warm-up and plain 3DSiam.")
@@ -53,7 +53,8 @@ def main(cases_csv, out_dir, config_file, cache_dir, resume, skip_bad, verbose, 
   except (CaseError, FileNotFoundError, RuntimeError, ValueError) as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(1)
-  click.echo(weights_path)
+  if os.environ.get("RANK", "0") == "0":
+    click.echo(weights_path)
 
 
 def build_config(config_file, options):
@@ -80,15 +81,26 @@ def build_config(config_file, options):
 
 
 def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False, command=""):
-  """Preprocess (cached), train, export; returns the weights path."""
+  """Preprocess (cached), train, export; returns the weights path. Under `torchrun` the main
+  process fills the box cache first and the others then read it."""
   from tqdm import tqdm
 
+  from radiomics_ssl.train import distributed
   from radiomics_ssl.train.data import load_training_boxes
   from radiomics_ssl.train.loop import Trainer
 
-  boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
-                                       skip_bad=skip_bad, progress=tqdm)
-  return Trainer(config, boxes, out_dir, summary, command=command).run(resume=resume, progress=tqdm)
+  distributed.init_from_env(config.device)
+  main_process = distributed.rank() == 0
+  progress = tqdm if main_process else None
+  try:
+    for turn in (True, False):
+      if main_process == turn:
+        boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
+                                             skip_bad=skip_bad, progress=progress)
+      distributed.barrier()
+    return Trainer(config, boxes, out_dir, summary, command=command).run(resume=resume, progress=progress)
+  finally:
+    distributed.finish()
 
 
 def _command_line():

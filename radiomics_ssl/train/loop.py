@@ -15,10 +15,9 @@ import numpy as np
 import torch
 
 from radiomics_ssl import weights as weights_io
-from radiomics_ssl.inference import resolve_device
 from radiomics_ssl.model import ARCHITECTURE, Encoder3d, Siam3d
 from radiomics_ssl.diversity import feature_diversity
-from radiomics_ssl.train import augment, balance
+from radiomics_ssl.train import augment, balance, distributed
 from radiomics_ssl.train.bank import FeatureBank
 from radiomics_ssl.train.loss import collapse_std, siam_loss
 from radiomics_ssl.train.schedule import CaseSchedule
@@ -41,13 +40,21 @@ class Trainer:
     if len(boxes) < max(config.batch_size, config.m if config.balance == "se" else 2):
       raise ValueError(f"{len(boxes)} usable case(s); training needs at least batch_size={config.batch_size}")
     self.config, self.out_dir, self.data_summary, self.command = config, out_dir, data_summary, command
-    self.device = resolve_device(config.device)
-    self.channels_last = config.channels_last and self.device.type == "cpu"
+    self.device = distributed.init_from_env(config.device)
+    # channels-last on CPU only (measured: oneDNN's channels-last conv backward is ~1% off float64
+    # gradients, contiguous 0.1%); DDP runs contiguous so that they match a 1-process contiguous run
+    self.channels_last = config.channels_last and self.device.type == "cpu" and distributed.world_size() == 1
     self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
     torch.manual_seed(config.seed)
     self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim, config.output_norm).to(self.device)
     if self.channels_last:
       self.model = self.model.to(memory_format=torch.channels_last_3d)
+    self.net = self.model  # what the step calls: the model itself, or its DDP wrapper under torchrun
+    if distributed.world_size() > 1:
+      distributed.globalise_batchnorm(self.model)
+      self.net = torch.nn.parallel.DistributedDataParallel(
+        self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+    self.is_main = distributed.rank() == 0
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     self.schedule = CaseSchedule(len(boxes), torch.Generator().manual_seed(config.seed))
     self.warmup = self.schedule.warmup_iterations(config.warmup_epochs, config.batch_size)
@@ -95,19 +102,27 @@ class Trainer:
     indices, sample_weights, monitor = self._select()
     timings["balance_s"] = time.perf_counter() - start
     mark = time.perf_counter()
-    x = self._to_input(indices)
-    generator = self.schedule.generator
-    views = [self._layout(augment.apply(x, augment.sample_params(len(indices), self.config.augment, generator,
-                                                                 self.device))) for _ in range(2)]
+    mine = distributed.shard(len(indices))  # every rank draws the global batch's parameters, keeps its share
+    x = self._to_input(indices[mine])
+    views = []
+    for _ in range(2):
+      params = augment.sample_params(len(indices), self.config.augment, self.schedule.generator, self.device)
+      views.append(self._layout(augment.apply(x, {name: value[mine] for name, value in params.items()})))
     timings["augment_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    t1, t2, r1, r2 = self.model(*views)
-    loss = siam_loss(t1, t2, r1, r2, sample_weights)
+    t1, t2, r1, r2 = self.net(*views)
+    if distributed.world_size() == 1:
+      loss = objective = siam_loss(t1, t2, r1, r2, sample_weights)
+    else:  # DDP averages gradients over ranks, so each rank's share of the global loss is scaled by W
+      total = float(len(indices) if sample_weights is None else np.sum(sample_weights))
+      share = siam_loss(t1, t2, r1, r2, None if sample_weights is None else sample_weights[mine], total)
+      objective, loss = share * distributed.world_size(), distributed.sum_all(share.detach())
+      r1, r2 = distributed.gather_rows(r1), distributed.gather_rows(r2)
     if not torch.isfinite(loss):
       raise TrainingDiverged(f"loss is {loss.item()} at iteration {self.iteration + 1}; stopping. The last good "
                              f"checkpoint is {os.path.join(self.out_dir, CHECKPOINT_NAME)} (if one was written)")
     self.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    objective.backward()
     self.optimizer.step()
     timings["step_s"] = time.perf_counter() - mark
     self.iteration += 1
@@ -119,6 +134,9 @@ class Trainer:
 
   # -- checkpoints -------------------------------------------------------------------------
   def save_checkpoint(self):
+    if not self.is_main:
+      distributed.barrier()
+      return
     state = {"iteration": self.iteration, "model": self.model.state_dict(),
              "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
              "bank": self.bank.state_dict(),
@@ -127,6 +145,7 @@ class Trainer:
     path = os.path.join(self.out_dir, CHECKPOINT_NAME)
     torch.save(state, path + ".tmp")
     os.replace(path + ".tmp", path)
+    distributed.barrier()
 
   def load_checkpoint(self):
     path = os.path.join(self.out_dir, CHECKPOINT_NAME)
@@ -153,47 +172,60 @@ class Trainer:
     """Train to `config.iterations`; returns the weights file path."""
     metrics_path = os.path.join(self.out_dir, METRICS_NAME)
     history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []  # refuses a mismatch first
-    _write_config(os.path.join(self.out_dir, "config.yaml"), self.config)
+    if self.is_main:
+      _write_config(os.path.join(self.out_dir, "config.yaml"), self.config)
     if self.config.method == "random":  # the untrained baseline: same architecture and contract
       return self.export([], 0.0)
-    _write_metrics(metrics_path, history)
-    bar = progress(total=self.config.iterations, initial=self.iteration, desc="3DSiam", unit="it") if progress else None
+    bar = None
+    if self.is_main:
+      _write_metrics(metrics_path, history)
+      if progress:
+        bar = progress(total=self.config.iterations, initial=self.iteration, desc="3DSiam", unit="it")
     started = time.perf_counter()
-    with open(metrics_path, "a") as metrics_file:
+    metrics_file = open(metrics_path, "a") if self.is_main else None
+    try:
       while self.iteration < self.config.iterations:
         record = self.step()
         history.append(record)
-        metrics_file.write(json.dumps(record) + "\n")
-        metrics_file.flush()
+        if metrics_file:
+          metrics_file.write(json.dumps(record) + "\n")
+          metrics_file.flush()
         if self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations:
           self.save_checkpoint()
         if bar:
           bar.update(1)
           bar.set_postfix(loss=f"{record['loss']:.3f}", std=f"{record['collapse_std']:.3f}",
                           ref=f"{1 / math.sqrt(self.model.encoder.feature_dim):.3f}", clusters=record["clusters"])
-    if bar:
-      bar.close()
-    from radiomics_ssl.train.plots import plot_curves
+    finally:
+      if metrics_file:
+        metrics_file.close()
+      if bar:
+        bar.close()
+    if self.is_main:
+      from radiomics_ssl.train.plots import plot_curves
 
-    plot_curves(history, os.path.join(self.out_dir, "curves.png"), self.model.encoder.feature_dim)
+      plot_curves(history, os.path.join(self.out_dir, "curves.png"), self.model.encoder.feature_dim)
     return self.export(history, time.perf_counter() - started)
 
   def export(self, history, seconds):
-    """Write the encoder-only weights file with its contract and provenance."""
+    """Write the encoder-only weights file with its contract and provenance (the main process only)."""
+    path = os.path.join(self.out_dir, WEIGHTS_NAME)
+    if not self.is_main:
+      return path
     tail = history[-min(len(history), 10):]
     metadata = {
       "architecture": ARCHITECTURE, "arguments": self.model.encoder.arguments, "feature_dim": self.model.encoder.feature_dim,
       "contract": self.config.to_dict()["contract"], "trained": self.iteration > 0,
       "training": {
         "method": self.config.method, "config": self.config.to_dict(), "command": self.command,
-        "data": self.data_summary, "device": str(self.device), "torch": torch.__version__,
+        "data": self.data_summary, "device": str(self.device), "processes": distributed.world_size(),
+        "torch": torch.__version__,
         "iterations": self.iteration, "seconds_this_session": round(seconds, 1),
         "final_loss_mean10": float(np.mean([r["loss"] for r in tail])) if tail else None,
         "final_collapse_std_mean10": float(np.mean([r["collapse_std"] for r in tail])) if tail else None,
       },
       "license": LICENSE,
     }
-    path = os.path.join(self.out_dir, WEIGHTS_NAME)
     weights_io.save(path, self.model.encoder.state_dict(), metadata)
     return path
 

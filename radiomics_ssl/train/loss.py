@@ -8,17 +8,21 @@ def negative_cosine(t, r):
   return -(F.normalize(t, dim=1) * F.normalize(r, dim=1)).sum(dim=1)
 
 
-def siam_loss(t1, t2, r1, r2, weights=None):
+def siam_loss(t1, t2, r1, r2, weights=None, total_weight=None):
   """Eq. 2: L = S(t1, r2)/2 + S(t2, r1)/2, averaged as sum(w * l) / sum(w).
+
+  `total_weight` replaces this batch's sum(w) (or its size, without weights): data-parallel
+  ranks hold a share of the global batch and divide by the global total.
 
   r1 and r2 come from the frozen branch E_f and must already be detached (Siam3d does so):
   "the encoder E_f on x_2 receives no gradient from r_2 in the first term".
   """
   per_sample = 0.5 * negative_cosine(t1, r2) + 0.5 * negative_cosine(t2, r1)
-  if weights is None:
+  if weights is None and total_weight is None:
     return per_sample.mean()
-  weights = torch.as_tensor(weights, dtype=per_sample.dtype, device=per_sample.device)
-  return (weights * per_sample).sum() / weights.sum()
+  weights = torch.ones_like(per_sample) if weights is None else torch.as_tensor(weights, dtype=per_sample.dtype,
+                                                                                 device=per_sample.device)
+  return (weights * per_sample).sum() / (weights.sum() if total_weight is None else total_weight)
 
 
 def collapse_std(r):
