@@ -4,25 +4,35 @@ It is pyradiomics' own `PyRadiomicsCommandLine` (same options, batch CSV handlin
 formats) with four changes: settings overrides are validated strictly against the extended
 schema; the weights and device are checked once before any case runs; each failed case is
 reported with its files while the others complete; and batches show a progress bar and run
-in `spawn` workers that load the model lazily (the parent never initialises CUDA).
+in `spawn` workers that load the model lazily.
+
+Batched encoding (`--ssl-batch N`, on by default on CUDA): the workers compute the classical
+features and the ssl boxes on the CPU; the main process encodes the boxes N at a time on the
+device while the workers run ahead (a prefetching pipeline), then writes each case.
 
 Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are written);
 2 invalid parameters, settings, weights or device; 3 unexpected error.
 """
 import collections
+import copy
 import csv
 import logging
 import multiprocessing
 import os
 import sys
 
+import numpy as np
 import radiomics
 from radiomics.scripts import PyRadiomicsCommandLine, segment
 
 import radiomics_ssl
 from radiomics_ssl.cases import CaseError, case_label, load_case
+from radiomics_ssl.featureclass import DEFER_KEY, take_deferred
 
 logger = logging.getLogger("radiomics.script")
+
+
+DEFAULT_CUDA_BATCH = 32
 
 
 class SettingsError(ValueError):
@@ -34,6 +44,7 @@ class SSLCommandLine(PyRadiomicsCommandLine):
   def __init__(self, custom_arguments=None):
     super().__init__(custom_arguments)
     self.failures = []
+    self.ssl_batch = 0
 
   @classmethod
   def getParser(cls):
@@ -42,6 +53,9 @@ class SSLCommandLine(PyRadiomicsCommandLine):
     for action in parser._actions:
       if action.dest == "version":
         action.version = f"pyradiomicsssl {radiomics_ssl.__version__} (pyradiomics {radiomics.__version__})"
+    parser.add_argument("--ssl-batch", type=int, default=None, metavar="N",
+                        help="Encode ssl boxes N at a time in the main process while the workers compute classical "
+                             "features (default: %d on CUDA, 0 = per case on CPU)." % DEFAULT_CUDA_BATCH)
     return parser
 
   def run(self):
@@ -74,7 +88,11 @@ class SSLCommandLine(PyRadiomicsCommandLine):
 
       ssl = ssl_settings(extractor.settings)
       weights.load(ssl["sslWeights"])  # verifies the sha256 once, before any case runs
-      inference.resolve_device(ssl["sslDevice"])  # CUDA asked for but absent fails here
+      device = inference.resolve_device(ssl["sslDevice"])  # CUDA asked for but absent fails here
+      self.ssl_batch = self.args.ssl_batch if self.args.ssl_batch is not None else (
+        DEFAULT_CUDA_BATCH if device.type == "cuda" else 0)
+      if self.ssl_batch < 0:
+        raise SettingsError(f"--ssl-batch {self.ssl_batch}: must be >= 0")
     return extractor
 
   def _parseOverrides(self):
@@ -117,32 +135,85 @@ class SSLCommandLine(PyRadiomicsCommandLine):
     if self.args.out_dir is not None:
       os.makedirs(self.args.out_dir, exist_ok=True)
     progress = dict(total=len(cases), desc="pyradiomicsssl", unit="case", disable=None, file=sys.stderr)
+    extractor, out_dir = self.extractor, self.args.out_dir
+    batched = BatchedEncoder(extractor, self.ssl_batch, out_dir) if self.ssl_batch else None
+    if batched:  # workers prepare the boxes on the CPU; this process encodes them
+      extractor = copy.deepcopy(extractor)
+      extractor.settings.update({"sslDevice": "cpu", DEFER_KEY: True})
+    jobs = [(index, case, extractor, out_dir, bool(batched)) for index, case in cases]
     if self.num_workers > 1:
       context = multiprocessing.get_context("spawn")
       threads = max(1, os.cpu_count() // self.num_workers)
       with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self.logging_config, threads)) as pool:
-        jobs = [(index, case, self.extractor, self.args.out_dir) for index, case in cases]
-        outcomes = list(tqdm(pool.imap(_extract_star, jobs), **progress))
+        outcomes = self._collect(tqdm(pool.imap(_extract_star, jobs), **progress), cases, batched)
     else:
-      outcomes = [extract_case(index, case, self.extractor, self.args.out_dir)
-                  for index, case in tqdm(cases, **progress)]
-    self.failures = [error for _, error in outcomes if error]
-    return _pad_failed([vector for vector, _ in outcomes], [error for _, error in outcomes]) or None
+      outcomes = self._collect(tqdm((extract_case(*job) for job in jobs), **progress), cases, batched)
+    self.failures = [error for _, error, _ in outcomes if error]
+    return _pad_failed([vector for vector, _, _ in outcomes], [error for _, error, _ in outcomes]) or None
 
 
-def extract_case(case_index, case, extractor, out_dir=None):
-  """Extract one case -> (feature vector, error message or None). Never raises for a bad case.
+  @staticmethod
+  def _collect(outcomes, cases, batched):
+    return list(batched.run(zip([index for index, _ in cases], outcomes)) if batched else outcomes)
+
+
+class BatchedEncoder:
+  """Fills deferred ssl values: encodes the boxes of consecutive cases `batch` at a time."""
+
+  def __init__(self, extractor, batch, out_dir):
+    from radiomics_ssl.inference import get_encoder_for
+    from radiomics_ssl.schema import ssl_settings
+
+    self.encoder = get_encoder_for(ssl_settings(extractor.settings))
+    self.batch, self.out_dir = batch, out_dir
+
+  def run(self, outcomes):
+    """outcomes: (case index, (vector, error, boxes)) in order -> (vector, error, []) with the ssl
+    values filled in and, with --out-dir, each completed case written."""
+    pending = []
+    for outcome in outcomes:
+      pending.append(outcome)
+      if sum(len(boxes) for _, (_, _, boxes) in pending) >= self.batch:
+        yield from self._flush(pending)
+        pending = []
+    yield from self._flush(pending)
+
+  def _flush(self, pending):
+    boxes = [box for _, (_, _, case_boxes) in pending for _, box in case_boxes]
+    features = iter(self.encoder.encode(np.stack(boxes)) if boxes else [])
+    for index, (vector, error, case_boxes) in pending:
+      for image_type, _ in case_boxes:
+        values = next(features)
+        vector.update((f"{image_type}_ssl_{i}", value) for i, value in enumerate(values))
+        if error is None and not np.isfinite(values).all():
+          error = f"case {index} (Image={vector.get('Image')}): the encoder produced non-finite ssl features"
+          logger.error("%s", error)
+      if case_boxes and error is None:
+        vector.update(diagnostics_ssl_Device=str(self.encoder.device), diagnostics_ssl_Precision=self.encoder.precision)
+        _store(case_file(self.out_dir, index), vector)
+      yield vector, error, []
+
+
+def case_file(out_dir, case_index):
+  return os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
+
+
+def extract_case(case_index, case, extractor, out_dir=None, deferred=False):
+  """Extract one case -> (feature vector, error message or None, deferred ssl boxes). Never raises
+  for a bad case.
 
   The label comes from the batch CSV's `Label` column, else from the settings, as in pyradiomics.
   With `out_dir`, results go to `features_<case_index>.csv` (written atomically) and an existing
   file is reused, so an interrupted batch resumes where it stopped (pyradiomics' convention).
-  Failed cases are not stored, so a re-run retries them.
+  Failed cases are not stored, so a re-run retries them. With `deferred`, the ssl values are
+  placeholders, the boxes are returned, and the caller stores the case once it has encoded them.
   """
-  filename = os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
+  filename = case_file(out_dir, case_index)
   if filename and os.path.isfile(filename):
     with open(filename, newline="") as stream:
-      return next(csv.DictReader(stream)), None
+      return next(csv.DictReader(stream)), None, []
   vector = collections.OrderedDict(case)
+  take_deferred()  # nothing left over from an earlier case in this process
   try:
     label = case_label(case, default=extractor.settings.get("label", 1))
     channel = case.get("Label_channel")
@@ -155,14 +226,22 @@ def extract_case(case_index, case, extractor, out_dir=None):
     if not isinstance(error, CaseError):
       logger.debug("Traceback for case %s", case_index, exc_info=True)
     logger.error("%s", message)
-    return vector, message
-  if filename:
-    with open(filename + ".tmp", "w", newline="") as stream:
-      writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
-      writer.writeheader()
-      writer.writerow(vector)
-    os.replace(filename + ".tmp", filename)
-  return vector, None
+    return vector, message, []
+  boxes = take_deferred()
+  if not (deferred and boxes):
+    _store(filename, vector)
+  return vector, None, boxes
+
+
+def _store(filename, vector):
+  """Write one case's row atomically (nothing without --out-dir)."""
+  if not filename:
+    return
+  with open(filename + ".tmp", "w", newline="") as stream:
+    writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(vector)
+  os.replace(filename + ".tmp", filename)
 
 
 def _pad_failed(vectors, errors):

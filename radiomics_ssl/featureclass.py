@@ -7,12 +7,21 @@ in `_initCalculation`; each getter only reads one element of the result.
 import numpy as np
 from radiomics import base
 
-from radiomics_ssl.inference import get_encoder
+from radiomics_ssl.inference import get_encoder_for
 from radiomics_ssl.preprocess import prepare_roi
 from radiomics_ssl.schema import ssl_settings
 
 FEATURE_DIM = 256
 IMAGE_TYPE_KEY = "_sslImageType"  # set by registration's computeFeatures wrapper
+DEFER_KEY = "_sslDefer"  # set by pyradiomicsssl's batched mode: collect boxes, encode later in batches
+_deferred_boxes = []  # (image type, box) collected in this process since the last take_deferred()
+
+
+def take_deferred():
+  """The boxes collected by deferred ssl calculations since the last call, in extraction order."""
+  boxes = list(_deferred_boxes)
+  _deferred_boxes.clear()
+  return boxes
 
 
 class RadiomicsSSL(base.RadiomicsFeaturesBase):
@@ -49,11 +58,15 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
     return super().execute()
 
   def _initCalculation(self, voxelCoordinates=None):
-    encoder = get_encoder(self.sslSettings["sslWeights"], self.sslSettings["sslDevice"])
+    encoder = get_encoder_for(self.sslSettings)
     dim = encoder.weights.metadata["feature_dim"]
     if dim != FEATURE_DIM:
       raise ValueError(f"{encoder.weights.path}: feature_dim {dim}, the ssl class emits {FEATURE_DIM}")
     prepared = prepare_roi(self.inputImage, self.inputMask, self.label, encoder.weights.contract)
+    if self.settings.get(DEFER_KEY):  # the caller encodes the box and fills in the values
+      _deferred_boxes.append((self.settings.get(IMAGE_TYPE_KEY, "original"), prepared.box))
+      self.features = np.full(FEATURE_DIM, np.nan)
+      return
     self.features = encoder.encode(prepared.box[None])[0]
     if not np.isfinite(self.features).all():
       raise ValueError(f"{encoder.weights.path}: the encoder produced non-finite features for this ROI")

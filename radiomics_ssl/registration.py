@@ -65,17 +65,18 @@ def provenance(settings):
   import torch
 
   from radiomics_ssl import __version__
-  from radiomics_ssl.inference import get_encoder
+  from radiomics_ssl.inference import get_encoder_for
   from radiomics_ssl.schema import ssl_settings
 
   ssl = ssl_settings(settings)
-  encoder = get_encoder(ssl["sslWeights"], ssl["sslDevice"])
+  encoder = get_encoder_for(ssl)
   return collections.OrderedDict([
     ("diagnostics_ssl_Version", __version__),
     ("diagnostics_ssl_Weights", encoder.weights.name),
     ("diagnostics_ssl_WeightsSha256", encoder.weights.sha256),
     ("diagnostics_ssl_Trained", bool(encoder.weights.metadata.get("trained"))),
     ("diagnostics_ssl_Device", str(encoder.device)),
+    ("diagnostics_ssl_Precision", encoder.precision),
     ("diagnostics_ssl_Torch", torch.__version__),
     ("diagnostics_ssl_Contract", json.dumps(encoder.weights.metadata["contract"], sort_keys=True)),
   ])

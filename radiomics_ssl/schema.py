@@ -19,12 +19,14 @@ DEFAULT_SETTINGS = {
   "sslWeights": DEFAULT_WEIGHTS,
   "sslDevice": "auto",
   "sslImageTypes": ["original"],
+  "sslPrecision": "fp32",
 }
 
 SSL_SCHEMA = {
   "sslWeights": {"type": "str", "func": "checkSslWeights"},
   "sslDevice": {"type": "str", "pattern": r"^(auto|cpu|cuda|cuda:[0-9]+)$"},
   "sslImageTypes": {"seq": [{"type": "str"}]},
+  "sslPrecision": {"type": "str", "enum": ["fp32", "bf16"]},
 }
 
 _FUNCS = str(Path(__file__).with_name("schema_funcs.py"))

@@ -41,6 +41,9 @@ def real_runs(pyradiomics_cases, tmp_path_factory):
     "ssl": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl.yaml"],
     "repeat": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml"],
     "jobs2": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--jobs", "2"],
+    "batched": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl.yaml", "--jobs", "2", "--ssl-batch", "3",
+                "--out-dir", folder / "batched_cases"],
+    "bf16": ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--setting", "sslPrecision:bf16"],
   }
   outputs = {}
   for name, command in commands.items():
@@ -48,6 +51,7 @@ def real_runs(pyradiomics_cases, tmp_path_factory):
     result = run(*command, "--format", "csv", "--out", out)
     assert result.returncode == 0, (name, result.stderr[-3000:])
     outputs[name] = read_rows(out)
+  outputs["batched_cases"] = sorted(p.name for p in (folder / "batched_cases").iterdir())
   return outputs
 
 
@@ -74,6 +78,28 @@ def test_repeat_and_two_jobs_give_identical_values(real_runs):
   first = [[r[k] for k in SSL] for r in real_runs["ssl"]]
   assert [[r[k] for k in SSL] for r in real_runs["repeat"]] == first
   assert [[r[k] for k in SSL] for r in real_runs["jobs2"]] == first
+
+
+def test_batched_encoding_gives_the_per_case_values(real_runs):
+  per_case, batched = real_runs["ssl"], real_runs["batched"]
+  assert [list(r) for r in batched] == [list(r) for r in per_case]  # same columns, same order
+  for mine, theirs in zip(batched, per_case):
+    classical = [k for k in theirs if k.startswith("original_") and k not in SSL]
+    assert {k: mine[k] for k in classical} == {k: theirs[k] for k in classical}
+    # batches of 3 and of 1 run different oneDNN kernels: equal to float32 rounding, not bitwise
+    np.testing.assert_allclose([float(mine[k]) for k in SSL], [float(theirs[k]) for k in SSL], rtol=1e-4, atol=1e-5)
+    assert mine["diagnostics_ssl_Device"] == "cpu" and mine["diagnostics_ssl_Precision"] == "fp32"
+  assert real_runs["batched_cases"] == [f"features_{i}.csv" for i in range(1, 6)]  # each case written once encoded
+
+
+def test_bf16_is_opt_in_close_to_fp32_and_recorded(real_runs):
+  fp32 = np.array([[float(r[k]) for k in SSL] for r in real_runs["ssl"]])
+  bf16 = np.array([[float(r[k]) for k in SSL] for r in real_runs["bf16"]])
+  assert all(r["diagnostics_ssl_Precision"] == "fp32" for r in real_runs["ssl"])
+  assert all(r["diagnostics_ssl_Precision"] == "bf16" for r in real_runs["bf16"])
+  assert not np.array_equal(bf16, fp32)  # it does change values, hence opt-in
+  for a, b in zip(fp32, bf16):
+    assert np.corrcoef(a, b)[0, 1] > 0.99
 
 
 def write(image_array, path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
