@@ -49,6 +49,9 @@ class LoadedEncoder:
     self.weights = weights
     self.device = device
     self.precision = precision
+    if device.type == "cuda" and precision == "fp32":  # TF32 (cuDNN's default) moved features by 1.6e-3 on an H200
+      torch.backends.cudnn.allow_tf32 = False
+      torch.backends.cuda.matmul.allow_tf32 = False
     self.channels_last = device.type == "cpu"  # oneDNN's fast 3D convolution layout (benchmarks/extract.py)
     encoder = weights_io.build_encoder(weights).to(device)
     self.encoder = encoder.to(memory_format=torch.channels_last_3d) if self.channels_last else encoder
