@@ -9,7 +9,7 @@ from typing import Tuple
 
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
-METHODS = ("siam3d", "random")  # 'random': export the initialised encoder untrained (a baseline)
+METHODS = ("siam3d", "rubik", "random")  # rubik: Rubik's cube pretext; random: the untrained encoder (baselines)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class TrainConfig:
   weight_decay: float = 1e-4
   predictor_hidden_dim: int = 64
   output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
+  rubik_permutations: int = 24  # method rubik: permutation classes
   balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
   bank_refresh: int = 1  # cases the bank re-encodes per iteration
   seed: int = 0
@@ -84,6 +85,10 @@ class TrainConfig:
   def __post_init__(self):
     _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
     _check(self.balance in ("none", "re", "se"), "balance", self.balance, "must be none, re or se")
+    _check(self.method != "rubik" or self.balance == "none", "balance", self.balance, "must be none with method rubik")
+    _check(self.method != "rubik" or self.contract.box % 2 == 0, "contract.box", self.contract.box,
+           "must be even with method rubik (2x2x2 cubes)")
+    _check(self.rubik_permutations >= 2, "rubik_permutations", self.rubik_permutations, "must be >= 2")
     _check(self.balance_features in ("bank", "fresh"), "balance_features", self.balance_features, "must be bank or fresh")
     _check(self.bank_refresh >= 0, "bank_refresh", self.bank_refresh, "must be >= 0")
     _check(self.k >= 2 or self.balance == "none", "k", self.k, "must be >= 2 with RE/SE")

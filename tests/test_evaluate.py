@@ -156,3 +156,19 @@ def test_feature_diversity_separates_collapsed_from_healthy_features():
   assert share == 1.0 and rank > 50
   low_rank = rng.normal(size=(107, 3)) @ rng.normal(size=(3, 256))
   assert feature_diversity(low_rank)[1] < 3.5
+
+
+def test_supervised_baseline_learns_a_visible_signal_on_the_svm_folds():
+  from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
+  from radiomics_ssl.evaluate.supervised import SupervisedConfig, cross_validate_supervised
+
+  rng = np.random.default_rng(0)
+  y = np.array(["1"] * 10 + ["0"] * 20)
+  boxes = rng.uniform(0, 60, (30, 16, 16, 16)).astype(np.float32)
+  boxes[y == "1", 4:12, 4:12, 4:12] += 150  # a bright core only in the positive class
+  protocol = Protocol(repeats=1, label_fraction=0.5)
+  records = cross_validate_supervised(boxes, y, protocol, SupervisedConfig(epochs=6))
+  assert metrics(records, positive="1")["auc"][0] > 0.8
+  svm = cross_validate(boxes.reshape(30, -1)[:, :64], y, protocol)
+  assert [(r["fold"], r["index"]) for r in records] == [(r["fold"], r["index"]) for r in svm]  # the same test folds
+  assert {r["n_train"] for r in records} == {r["n_train"] for r in svm} == {12}  # half of each 24-case training fold

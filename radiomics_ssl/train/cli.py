@@ -18,7 +18,8 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.argument("cases_csv", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (weights, checkpoint, metrics, plots).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML with TrainConfig fields.")
-@click.option("--method", type=click.Choice(["siam3d", "random"]), help="siam3d (default) or random: export the untrained encoder as a baseline.")
+@click.option("--method", type=click.Choice(["siam3d", "rubik", "random"]),
+              help="siam3d (default); rubik: the Rubik's cube pretext [25]; random: export the untrained encoder (baselines).")
 @click.option("--balance", type=click.Choice(["none", "re", "se"]), help="Imbalance module (default none).")
 @click.option("--iterations", type=int, help="Total iterations, warm-up included.")
 @click.option("--seed", type=int, help="Seed of every random choice.")

@@ -17,7 +17,7 @@ import torch
 from radiomics_ssl import weights as weights_io
 from radiomics_ssl.model import ARCHITECTURE, Encoder3d, Siam3d
 from radiomics_ssl.diversity import feature_diversity
-from radiomics_ssl.train import augment, balance, distributed
+from radiomics_ssl.train import augment, balance, distributed, rubik
 from radiomics_ssl.train.bank import FeatureBank
 from radiomics_ssl.train.loss import collapse_std, siam_loss
 from radiomics_ssl.train.schedule import CaseSchedule
@@ -46,7 +46,11 @@ class Trainer:
     self.channels_last = config.channels_last and self.device.type == "cpu" and distributed.world_size() == 1
     self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
     torch.manual_seed(config.seed)
-    self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim, config.output_norm).to(self.device)
+    if config.method == "rubik":
+      self.permutations = rubik.permutation_set(config.rubik_permutations, torch.Generator().manual_seed(config.seed))
+      self.model = rubik.RubikNet(Encoder3d(), len(self.permutations)).to(self.device)
+    else:
+      self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim, config.output_norm).to(self.device)
     if self.channels_last:
       self.model = self.model.to(memory_format=torch.channels_last_3d)
     self.net = self.model  # what the step calls: the model itself, or its DDP wrapper under torchrun
@@ -105,19 +109,16 @@ class Trainer:
     mine = distributed.shard(len(indices))  # every rank draws the global batch's parameters, keeps its share
     x = self._to_input(indices[mine])
     views = []
-    for _ in range(2):
+    for _ in range(1 if self.config.method == "rubik" else 2):
       params = augment.sample_params(len(indices), self.config.augment, self.schedule.generator, self.device)
       views.append(self._layout(augment.apply(x, {name: value[mine] for name, value in params.items()})))
     timings["augment_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    t1, t2, r1, r2 = self.net(*views)
-    if distributed.world_size() == 1:
-      loss = objective = siam_loss(t1, t2, r1, r2, sample_weights)
-    else:  # DDP averages gradients over ranks, so each rank's share of the global loss is scaled by W
-      total = float(len(indices) if sample_weights is None else np.sum(sample_weights))
-      share = siam_loss(t1, t2, r1, r2, None if sample_weights is None else sample_weights[mine], total)
-      objective, loss = share * distributed.world_size(), distributed.sum_all(share.detach())
-      r1, r2 = distributed.gather_rows(r1), distributed.gather_rows(r2)
+    if self.config.method == "rubik":
+      loss, objective, r, extra = self._rubik_forward(views[0], len(indices))
+    else:
+      loss, objective, r = self._siam_forward(views, indices, sample_weights, mine)
+      extra = {}
     if not torch.isfinite(loss):
       raise TrainingDiverged(f"loss is {loss.item()} at iteration {self.iteration + 1}; stopping. The last good "
                              f"checkpoint is {os.path.join(self.out_dir, CHECKPOINT_NAME)} (if one was written)")
@@ -128,9 +129,33 @@ class Trainer:
     self.iteration += 1
     return {
       "iteration": self.iteration, "phase": "warmup" if self.iteration <= self.warmup else self.config.balance,
-      "loss": loss.item(), "collapse_std": collapse_std(torch.cat([r1, r2])).item(),
+      "loss": loss.item(), "collapse_std": collapse_std(r).item(), **extra,
       "batch": len(indices), "clusters": None, **monitor, **timings,
     }
+
+  def _siam_forward(self, views, indices, sample_weights, mine):
+    """-> (global loss, this rank's objective, detached outputs of the global batch)."""
+    t1, t2, r1, r2 = self.net(*views)
+    if distributed.world_size() == 1:
+      loss = siam_loss(t1, t2, r1, r2, sample_weights)
+      return loss, loss, torch.cat([r1, r2])
+    # DDP averages gradients over ranks, so each rank's share of the global loss is scaled by W
+    total = float(len(indices) if sample_weights is None else np.sum(sample_weights))
+    share = siam_loss(t1, t2, r1, r2, None if sample_weights is None else sample_weights[mine], total)
+    r = torch.cat([distributed.gather_rows(r1), distributed.gather_rows(r2)])
+    return distributed.sum_all(share.detach()), share * distributed.world_size(), r
+
+  def _rubik_forward(self, x, global_batch):
+    """The Rubik's cube pretext on this rank's share (under DDP each rank draws its own puzzles);
+    same return as _siam_forward, plus the permutation accuracy."""
+    generator = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=self.schedule.generator)))
+    cubes, labels, rotations = rubik.make_puzzle(x, self.permutations, generator)
+    logits, rotation_logits, features = self.net(self._layout(cubes))
+    share = rubik.rubik_loss(logits, rotation_logits, labels, rotations) * (len(x) / global_batch)
+    correct = (logits.argmax(1) == labels).float().sum()
+    accuracy = distributed.sum_all(correct.detach()).item() / global_batch
+    return (distributed.sum_all(share.detach()), share * distributed.world_size(), features.detach(),
+            {"permutation_accuracy": accuracy})
 
   # -- checkpoints -------------------------------------------------------------------------
   def save_checkpoint(self):

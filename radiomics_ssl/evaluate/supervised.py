@@ -1,0 +1,88 @@
+"""Table 2's "Supervised Learning" row: the same encoder (Table 3) plus a linear layer, trained
+from scratch with class-weighted cross-entropy inside each CV fold on that fold's training labels
+only, and scored on the held-out fold. The folds and label subsets are those of the SVM protocol
+(`protocol.cross_validate`), so the rows of a table compare like with like.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.model_selection import StratifiedKFold
+from torch import nn
+
+from radiomics_ssl.config import Augment
+from radiomics_ssl.evaluate.protocol import label_subset
+from radiomics_ssl.model import Encoder3d
+from radiomics_ssl.train import augment
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+  epochs: int = 20
+  batch_size: int = 6
+  lr: float = 1e-3
+  weight_decay: float = 1e-4
+  augment: Augment = field(default_factory=Augment)
+
+
+class Classifier(nn.Module):
+
+  def __init__(self, n_classes):
+    super().__init__()
+    self.encoder = Encoder3d()
+    self.head = nn.Linear(self.encoder.feature_dim, n_classes)
+
+  def forward(self, x):
+    return self.head(self.encoder(x))
+
+
+def class_weights(y, n_classes):
+  """n / (k * count_c): the 'balanced' weighting of scikit-learn."""
+  counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+  return torch.tensor(len(y) / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+
+def train_fold(boxes, y, n_classes, config, seed):
+  """Train a fresh Classifier on boxes (n, D, H, W) with integer labels y; returns it in eval mode."""
+  torch.manual_seed(seed)
+  generator = torch.Generator().manual_seed(seed)
+  model = Classifier(n_classes)
+  optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+  loss_function = nn.CrossEntropyLoss(weight=class_weights(y, n_classes))
+  x_all, y_all = torch.from_numpy(boxes)[:, None], torch.from_numpy(y)
+  model.train()
+  for _ in range(config.epochs):
+    order = torch.randperm(len(y), generator=generator)
+    for start in range(0, len(order) - 1, config.batch_size):  # a last batch of one would break BatchNorm
+      batch = order[start:start + config.batch_size]
+      if len(batch) < 2:
+        continue
+      x = augment.apply(x_all[batch], augment.sample_params(len(batch), config.augment, generator))
+      loss = loss_function(model(x), y_all[batch])
+      optimizer.zero_grad(set_to_none=True)
+      loss.backward()
+      optimizer.step()
+  return model.eval()
+
+
+def cross_validate_supervised(boxes, y, protocol, config=SupervisedConfig(), progress=None):
+  """-> out-of-fold records in the format of `protocol.cross_validate` (scores are logits)."""
+  boxes, y = np.ascontiguousarray(boxes, dtype=np.float32), np.asarray(y)
+  classes = sorted(set(y.tolist()))
+  codes = np.array([classes.index(v) for v in y])
+  records = []
+  splits = [(repeat, fold, train, test) for repeat in range(protocol.repeats)
+            for fold, (train, test) in enumerate(StratifiedKFold(protocol.n_splits, shuffle=True,
+                                                                 random_state=protocol.seed + repeat).split(boxes, y))]
+  for repeat, fold, train, test in (progress(splits, desc="supervised folds") if progress else splits):
+    seed = protocol.seed + repeat
+    train = label_subset(train, y, protocol.label_fraction, seed * 100 + fold)
+    model = train_fold(boxes[train], codes[train], len(classes), config, seed * 100 + fold)
+    with torch.inference_mode():
+      logits = model(torch.from_numpy(boxes[test])[:, None]).double().numpy()
+    for row, index in enumerate(test):
+      score = logits[row, 1] - logits[row, 0] if len(classes) == 2 else logits[row].tolist()
+      records.append({"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index],
+                      "y_pred": classes[int(np.argmax(logits[row]))], "score": float(score) if len(classes) == 2
+                      else score, "C": None, "classes": classes, "n_train": len(train)})
+  return records
