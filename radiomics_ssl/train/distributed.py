@@ -67,9 +67,13 @@ def sum_all(tensor):
   """Sum over ranks, keeping the gradient (torch.distributed.nn's differentiable all-reduce)."""
   if world_size() == 1:
     return tensor
+  import warnings
+
   from torch.distributed.nn.functional import all_reduce
 
-  return all_reduce(tensor)
+  with warnings.catch_warnings():  # deprecated in favour of a private API that has no autograd yet
+    warnings.simplefilter("ignore", FutureWarning)
+    return all_reduce(tensor)
 
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
