@@ -7,7 +7,7 @@ from radiomics_ssl import weights as weights_io
 from radiomics_ssl.inference import get_encoder
 
 SHIPPED = weights_io.DEFAULT_WEIGHTS
-SHA256 = "a9f75f0aabfe36501f42724dcf97b51ef78b1f1eb5944affb3fe744c1edae997"
+SHA256 = "67d513cce665551f360bd3afaadadc27b9d81dad2b204a428bd86fdce236ab7c"
 CONTRACT = {"box": 48, "spacing_mm": 2.0, "large_roi": "resize", "intensity": "percentile", "window": [0.5, 99.5],
             "mask_background": False}
 
@@ -28,7 +28,7 @@ def test_identity_and_metadata_are_pinned(shipped):
   training = meta["training"]
   assert training["command"].startswith("radiomics-ssl-train ")
   assert training["data"]["n_cases"] == 107 and len(training["data"]["cases_sha256"]) == 64
-  assert training["config"]["balance"] == "se" and training["iterations"] == training["config"]["iterations"] == 40
+  assert training["config"]["balance"] == "re" and training["iterations"] == training["config"]["iterations"] == 300
 
 
 def test_golden_input_output_pair():
