@@ -36,7 +36,7 @@ def resolve_device(name):
 class LoadedEncoder:
   """An encoder on its device, with the weights file it came from.
 
-  precision 'bf16' runs the convolutions under bfloat16 autocast (3.6x faster on CPUs with
+  precision 'bf16' runs the convolutions under bfloat16 autocast (3.2x faster on CPUs with
   AVX-512 bf16, and on GPUs); features then differ from fp32 (benchmarks/extract.py measures
   by how much), so it is opt-in. Weights and outputs stay float32.
   """
