@@ -166,6 +166,14 @@ class BatchedEncoder:
 
     self.encoder = get_encoder_for(ssl_settings(extractor.settings))
     self.batch, self.out_dir = batch, out_dir
+    self.settings = copy.deepcopy(extractor.settings)  # as the user gave them, not the workers' copy
+
+  def _restore_provenance(self, vector):
+    """The workers ran with sslDevice cpu and the defer flag: report what actually encoded."""
+    if "diagnostics_ssl_Device" in vector:
+      vector.update(diagnostics_ssl_Device=str(self.encoder.device), diagnostics_ssl_Precision=self.encoder.precision)
+    if "diagnostics_Configuration_Settings" in vector:
+      vector["diagnostics_Configuration_Settings"] = self.settings
 
   def run(self, outcomes):
     """outcomes: (case index, (vector, error, boxes)) in order -> (vector, error, []) with the ssl
@@ -180,8 +188,17 @@ class BatchedEncoder:
 
   def _flush(self, pending):
     boxes = [box for _, (_, _, case_boxes) in pending for _, box in case_boxes]
-    features = iter(self.encoder.encode(np.stack(boxes)) if boxes else [])
+    try:
+      features = iter(self.encoder.encode(np.stack(boxes)) if boxes else [])
+    except Exception as failure:  # e.g. out of device memory: every case of the batch fails, with the reason
+      logger.error("encoding a batch of %d ssl box(es) failed: %s", len(boxes), failure)
+      features = None
     for index, (vector, error, case_boxes) in pending:
+      if case_boxes and features is None:
+        error = error or f"case {index} (Image={vector.get('Image')}): batched ssl encoding failed (see the log)"
+        for key in [key for key in vector if any(key.startswith(f"{t}_ssl_") for t, _ in case_boxes)]:
+          del vector[key]  # no placeholder values in the output
+        case_boxes = []
       for image_type, _ in case_boxes:
         values = next(features)
         vector.update((f"{image_type}_ssl_{i}", value) for i, value in enumerate(values))
@@ -189,7 +206,7 @@ class BatchedEncoder:
           error = f"case {index} (Image={vector.get('Image')}): the encoder produced non-finite ssl features"
           logger.error("%s", error)
       if case_boxes and error is None:
-        vector.update(diagnostics_ssl_Device=str(self.encoder.device), diagnostics_ssl_Precision=self.encoder.precision)
+        self._restore_provenance(vector)
         _store(case_file(self.out_dir, index), vector)
       yield vector, error, []
 

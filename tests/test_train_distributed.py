@@ -31,12 +31,25 @@ def test_two_gloo_processes_match_one_process_with_the_same_global_batch(synthet
   double, double_log = train(synthetic_cohort, tmp_path / "two", 6, 2)
   # the same cases and clusters at every iteration: the RE/SE module saw the same global batch
   assert [r["clusters"] for r in single_log] == [r["clusters"] for r in double_log]
+  assert [r["cases"] for r in single_log] == [r["cases"] for r in double_log]
   assert [r["batch"] for r in double_log] == [6, 6, 4, 4, 4, 4]
   np.testing.assert_allclose([r["loss"] for r in double_log], [r["loss"] for r in single_log], atol=1e-4)
   a, b = load_file(single), load_file(double)
   assert sorted(a) == sorted(b)
   for name in a:  # stated tolerance: 1e-3 absolute or relative (measured worst: 1.3e-4, an Adam-noise BN bias)
     np.testing.assert_allclose(b[name], a[name], rtol=1e-3, atol=1e-3, err_msg=name)
+
+
+def test_uneven_shares_of_the_global_batch(synthetic_cohort, tmp_path):
+  """Batches of 5 over 2 processes (2 + 3): the first losses, before Adam amplifies rounding
+  noise, equal one process's; every iteration trains on the same cases."""
+  contiguous = tmp_path / "contiguous.yaml"
+  contiguous.write_text("channels_last: false\n")
+  _, single_log = train(synthetic_cohort, tmp_path / "one", 3, 1, "--batch-size", "5", "--config", contiguous)
+  _, double_log = train(synthetic_cohort, tmp_path / "two", 3, 2, "--batch-size", "5")
+  assert [r["cases"] for r in double_log] == [r["cases"] for r in single_log] and double_log[0]["batch"] == 5
+  np.testing.assert_allclose([r["loss"] for r in double_log], [r["loss"] for r in single_log], atol=1e-5)
+  np.testing.assert_allclose([r["collapse_std"] for r in double_log], [r["collapse_std"] for r in single_log], rtol=1e-4)
 
 
 def test_resume_under_ddp_is_bitwise_equal_to_an_uninterrupted_ddp_run(synthetic_cohort, tmp_path):
@@ -47,3 +60,15 @@ def test_resume_under_ddp_is_bitwise_equal_to_an_uninterrupted_ddp_run(synthetic
   a, b = load_file(straight), load_file(resumed)
   for name in a:
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_rubik_under_two_processes_matches_one_process(synthetic_cohort, tmp_path):
+  contiguous = tmp_path / "contiguous.yaml"
+  contiguous.write_text("channels_last: false\n")
+  options = ["--method", "rubik", "--balance", "none"]
+  single, single_log = train(synthetic_cohort, tmp_path / "one", 3, 1, "--config", contiguous, *options)
+  double, double_log = train(synthetic_cohort, tmp_path / "two", 3, 2, *options)
+  np.testing.assert_allclose([r["loss"] for r in double_log], [r["loss"] for r in single_log], atol=1e-4)
+  a, b = load_file(single), load_file(double)
+  for name in a:
+    np.testing.assert_allclose(b[name], a[name], rtol=1e-3, atol=1e-3, err_msg=name)

@@ -22,7 +22,8 @@ def test_permutation_set_is_distinct_spread_out_and_holds_the_identity():
 def test_puzzle_cubes_are_the_permuted_and_rotated_sub_cubes():
   x = torch.randn(3, 1, 8, 10, 12)
   permutations = rubik.permutation_set(10, torch.Generator().manual_seed(1))
-  cubes, labels, rotations = rubik.make_puzzle(x, permutations, torch.Generator().manual_seed(2))
+  drawn = rubik.draw_puzzles(3, len(permutations), torch.Generator().manual_seed(2))
+  cubes, labels, rotations = rubik.make_puzzle(x, permutations, *drawn)
   assert cubes.shape == (24, 1, 4, 5, 6) and rotations.shape == (3, 16)
   assert rotations.sum() > 0 and labels.unique().numel() >= 1
   originals = [x[:, :, i:i + 4, j:j + 5, k:k + 6] for i, j, k in itertools.product((0, 4), (0, 5), (0, 6))]

@@ -86,6 +86,7 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
   process fills the box cache first and the others then read it."""
   from tqdm import tqdm
 
+  from radiomics_ssl.cases import CaseError
   from radiomics_ssl.train import distributed
   from radiomics_ssl.train.data import load_training_boxes
   from radiomics_ssl.train.loop import Trainer
@@ -95,10 +96,15 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
   progress = tqdm if main_process else None
   try:
     for turn in (True, False):
+      error = None
       if main_process == turn:
-        boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
-                                             skip_bad=skip_bad, progress=progress)
-      distributed.barrier()
+        try:
+          boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
+                                               skip_bad=skip_bad, progress=progress)
+        except (CaseError, OSError, ValueError) as failure:
+          error = failure
+      if not distributed.agree(error is None):
+        raise error or RuntimeError("another process could not load the cases (see its message)")
     return Trainer(config, boxes, out_dir, summary, command=command).run(resume=resume, progress=progress)
   finally:
     distributed.finish()

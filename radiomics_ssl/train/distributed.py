@@ -42,25 +42,40 @@ def finish():
     dist.destroy_process_group()
 
 
-def barrier():
-  if world_size() > 1:
-    dist.barrier()
+def agree(ok):
+  """A collective in place of a barrier: True on every rank only if `ok` is True on every rank,
+  so that one process's failure stops the others instead of leaving them waiting."""
+  if world_size() == 1:
+    return ok
+  device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+  flag = torch.tensor([1 if ok else 0], device=device)
+  dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+  return bool(flag.item())
+
+
+def _bounds(count):
+  size = world_size()
+  return [count * r // size for r in range(size + 1)]
 
 
 def shard(count):
-  """This rank's contiguous slice of a global batch of `count` samples."""
-  size, me = world_size(), rank()
-  bounds = [count * r // size for r in range(size + 1)]
-  return slice(bounds[me], bounds[me + 1])
+  """This rank's contiguous slice of a global batch of `count` samples (sizes may differ by one)."""
+  bounds = _bounds(count)
+  return slice(bounds[rank()], bounds[rank() + 1])
 
 
-def gather_rows(tensor):
-  """Concatenate every rank's rows (no gradient), in rank order."""
+def gather_rows(tensor, count):
+  """Concatenate every rank's share (see `shard`) of a global batch of `count` rows, in rank order
+  (no gradient). Shares are padded to equal size for all_gather, which needs equal shapes."""
   if world_size() == 1:
     return tensor
-  parts = [torch.empty_like(tensor) for _ in range(world_size())]
-  dist.all_gather(parts, tensor.contiguous())
-  return torch.cat(parts)
+  bounds = _bounds(count)
+  sizes = [high - low for low, high in zip(bounds, bounds[1:])]
+  padded = torch.zeros((max(sizes),) + tuple(tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+  padded[:len(tensor)] = tensor
+  parts = [torch.empty_like(padded) for _ in sizes]
+  dist.all_gather(parts, padded)
+  return torch.cat([part[:size] for part, size in zip(parts, sizes)])
 
 
 def sum_all(tensor):

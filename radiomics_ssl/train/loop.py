@@ -59,6 +59,10 @@ class Trainer:
       self.net = torch.nn.parallel.DistributedDataParallel(
         self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
     self.is_main = distributed.rank() == 0
+    smallest = min(config.batch_size, config.m if config.balance == "se" else config.n_candidates if config.balance == "re"
+                   else config.batch_size)
+    if smallest < distributed.world_size():
+      raise ValueError(f"a batch of {smallest} cannot be shared by {distributed.world_size()} processes")
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     self.schedule = CaseSchedule(len(boxes), torch.Generator().manual_seed(config.seed))
     self.warmup = self.schedule.warmup_iterations(config.warmup_epochs, config.batch_size)
@@ -115,7 +119,7 @@ class Trainer:
     timings["augment_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     if self.config.method == "rubik":
-      loss, objective, r, extra = self._rubik_forward(views[0], len(indices))
+      loss, objective, r, extra = self._rubik_forward(views[0], len(indices), mine)
     else:
       loss, objective, r = self._siam_forward(views, indices, sample_weights, mine)
       extra = {}
@@ -130,7 +134,7 @@ class Trainer:
     return {
       "iteration": self.iteration, "phase": "warmup" if self.iteration <= self.warmup else self.config.balance,
       "loss": loss.item(), "collapse_std": collapse_std(r).item(), **extra,
-      "batch": len(indices), "clusters": None, **monitor, **timings,
+      "batch": len(indices), "cases": [int(i) for i in indices], "clusters": None, **monitor, **timings,
     }
 
   def _siam_forward(self, views, indices, sample_weights, mine):
@@ -142,41 +146,47 @@ class Trainer:
     # DDP averages gradients over ranks, so each rank's share of the global loss is scaled by W
     total = float(len(indices) if sample_weights is None else np.sum(sample_weights))
     share = siam_loss(t1, t2, r1, r2, None if sample_weights is None else sample_weights[mine], total)
-    r = torch.cat([distributed.gather_rows(r1), distributed.gather_rows(r2)])
+    r = torch.cat([distributed.gather_rows(r1, len(indices)), distributed.gather_rows(r2, len(indices))])
     return distributed.sum_all(share.detach()), share * distributed.world_size(), r
 
-  def _rubik_forward(self, x, global_batch):
-    """The Rubik's cube pretext on this rank's share (under DDP each rank draws its own puzzles);
-    same return as _siam_forward, plus the permutation accuracy."""
-    generator = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=self.schedule.generator)))
-    cubes, labels, rotations = rubik.make_puzzle(x, self.permutations, generator)
+  def _rubik_forward(self, x, global_batch, mine):
+    """The Rubik's cube pretext on this rank's share (puzzles drawn for the global batch, as the
+    augmentations are); same return as _siam_forward, plus the permutation accuracy."""
+    labels, rotations = rubik.draw_puzzles(global_batch, len(self.permutations), self.schedule.generator)
+    cubes, labels, rotations = rubik.make_puzzle(x, self.permutations, labels[mine], rotations[mine])
     logits, rotation_logits, features = self.net(self._layout(cubes))
     share = rubik.rubik_loss(logits, rotation_logits, labels, rotations) * (len(x) / global_batch)
     correct = (logits.argmax(1) == labels).float().sum()
     accuracy = distributed.sum_all(correct.detach()).item() / global_batch
-    return (distributed.sum_all(share.detach()), share * distributed.world_size(), features.detach(),
-            {"permutation_accuracy": accuracy})
+    per_box = features.detach().reshape(len(x), -1)  # gather whole boxes: shares are counted in boxes
+    features = distributed.gather_rows(per_box, global_batch).reshape(-1, features.shape[1])
+    return distributed.sum_all(share.detach()), share * distributed.world_size(), features, \
+      {"permutation_accuracy": accuracy}
 
   # -- checkpoints -------------------------------------------------------------------------
   def save_checkpoint(self):
-    if not self.is_main:
-      distributed.barrier()
-      return
-    state = {"iteration": self.iteration, "model": self.model.state_dict(),
-             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-             "bank": self.bank.state_dict(),
-             "config": json.dumps(self.config.to_dict(), sort_keys=True),
-             "cases_sha256": self.data_summary.get("cases_sha256", "")}
-    path = os.path.join(self.out_dir, CHECKPOINT_NAME)
-    torch.save(state, path + ".tmp")
-    os.replace(path + ".tmp", path)
-    distributed.barrier()
+    """The main process writes atomically; every process learns whether that worked."""
+    error = None
+    if self.is_main:
+      state = {"iteration": self.iteration, "model": self.model.state_dict(),
+               "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+               "bank": self.bank.state_dict(),
+               "config": json.dumps(self.config.to_dict(), sort_keys=True),
+               "cases_sha256": self.data_summary.get("cases_sha256", "")}
+      path = os.path.join(self.out_dir, CHECKPOINT_NAME)
+      try:
+        torch.save(state, path + ".tmp")
+        os.replace(path + ".tmp", path)
+      except OSError as failure:
+        error = failure
+    if not distributed.agree(error is None):
+      raise error or RuntimeError("the main process could not write the checkpoint (see its message)")
 
   def load_checkpoint(self):
     path = os.path.join(self.out_dir, CHECKPOINT_NAME)
     if not os.path.isfile(path):
       raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-    state = torch.load(path, map_location=self.device, weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)  # load_state_dict moves tensors to the device
     saved = json.loads(state["config"])
     current = self.config.to_dict()
     differ = sorted(key for key in current if key != "iterations" and json.dumps(saved.get(key), sort_keys=True)

@@ -28,14 +28,19 @@ def permutation_set(count, generator):
   return torch.stack(chosen)
 
 
-def make_puzzle(x, permutations, generator):
-  """x (B, 1, D, H, W), D, H, W even -> cubes (B*8, 1, D/2, H/2, W/2), permutation ids (B,), rotation bits (B, 16)."""
+def draw_puzzles(batch, n_permutations, generator):
+  """Random permutation ids (batch,) and rotation bits (batch, 8, 2) for `batch` boxes."""
+  return (torch.randint(0, n_permutations, (batch,), generator=generator),
+          torch.rand(batch, CUBES, 2, generator=generator) < 0.5)
+
+
+def make_puzzle(x, permutations, labels, rotations):
+  """x (B, 1, D, H, W), D, H, W even; labels (B,) and rotations (B, 8, 2) from `draw_puzzles`
+  -> cubes (B*8, 1, D/2, H/2, W/2), permutation ids (B,), rotation targets (B, 16)."""
   b, _, d, h, w = x.shape
   cubes = [x[:, :, i:i + d // 2, j:j + h // 2, k:k + w // 2]
            for i, j, k in itertools.product((0, d // 2), (0, h // 2), (0, w // 2))]
   cubes = torch.stack(cubes, 1)  # (B, 8, 1, d, h, w)
-  labels = torch.randint(0, len(permutations), (b,), generator=generator)
-  rotations = torch.rand(b, CUBES, 2, generator=generator) < 0.5
   cubes = cubes[torch.arange(b)[:, None], permutations[labels]]
   for axis, dims in enumerate(ROTATION_DIMS):
     flip = rotations[:, :, axis].to(x.device)
