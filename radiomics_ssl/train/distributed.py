@@ -39,6 +39,7 @@ def init_from_env(device_name):
 
 def finish():
   if world_size() > 1:
+    dist.barrier()  # every rank reaches teardown before any process group is destroyed
     dist.destroy_process_group()
 
 
