@@ -59,23 +59,34 @@ def label_subset(train, y, fraction, seed):
   return np.sort(keep)
 
 
+def splits(y, protocol):
+  """The repeated stratified folds every row of a table shares -> (repeat, fold, train, test, fold
+  seed), with each training fold already reduced to the protocol's label fraction."""
+  y = np.asarray(y)
+  for repeat in range(protocol.repeats):
+    seed = protocol.seed + repeat
+    folds = StratifiedKFold(n_splits=protocol.n_splits, shuffle=True, random_state=seed)
+    for fold, (train, test) in enumerate(folds.split(np.zeros(len(y)), y)):
+      fold_seed = seed * 100 + fold
+      yield repeat, fold, label_subset(train, y, protocol.label_fraction, fold_seed), test, fold_seed
+
+
+def fold_records(repeat, fold, test, y, predicted, scores, classes, n_train, c=None):
+  """Out-of-fold prediction records of one fold, the format `metrics` reads."""
+  return [{"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index], "y_pred": predicted[row],
+           "score": scores[row], "C": c, "classes": classes, "n_train": n_train} for row, index in enumerate(test)]
+
+
 def cross_validate(x, y, protocol=Protocol()):
   """-> list of per-sample out-of-fold predictions: dicts of repeat, fold, index, y_true, y_pred, score, C."""
   x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
   records = []
-  for repeat in range(protocol.repeats):
-    seed = protocol.seed + repeat
-    folds = StratifiedKFold(n_splits=protocol.n_splits, shuffle=True, random_state=seed)
-    for fold, (train, test) in enumerate(folds.split(x, y)):
-      train = label_subset(train, y, protocol.label_fraction, seed * 100 + fold)
-      c = choose_c(x[train], y[train], protocol, seed * 100 + fold)
-      model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
-      predicted, scores = model.predict(x[test]), model.decision_function(x[test])
-      classes = model.classes_.tolist()
-      for row, index in enumerate(test):
-        records.append({"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index],
-                        "y_pred": predicted[row], "score": scores[row].tolist(), "C": c, "classes": classes,
-                        "n_train": len(train)})
+  for repeat, fold, train, test, fold_seed in splits(y, protocol):
+    c = choose_c(x[train], y[train], protocol, fold_seed)
+    model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
+    scores = model.decision_function(x[test]).tolist()
+    records += fold_records(repeat, fold, test, y, model.predict(x[test]), scores, model.classes_.tolist(),
+                            len(train), c)
   return records
 
 

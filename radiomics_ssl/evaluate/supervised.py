@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedKFold
 from torch import nn
 
 from radiomics_ssl.config import Augment
-from radiomics_ssl.evaluate.protocol import label_subset
+from radiomics_ssl.evaluate.protocol import fold_records, splits
 from radiomics_ssl.model import Encoder3d
 from radiomics_ssl.train import augment
 
@@ -66,23 +65,18 @@ def train_fold(boxes, y, n_classes, config, seed):
 
 
 def cross_validate_supervised(boxes, y, protocol, config=SupervisedConfig(), progress=None):
-  """-> out-of-fold records in the format of `protocol.cross_validate` (scores are logits)."""
+  """-> out-of-fold records in the format of `protocol.cross_validate` (scores are logits), on the
+  folds and label subsets of `protocol.splits`."""
   boxes, y = np.ascontiguousarray(boxes, dtype=np.float32), np.asarray(y)
   classes = sorted(set(y.tolist()))
   codes = np.array([classes.index(v) for v in y])
+  folds = list(splits(y, protocol))
   records = []
-  splits = [(repeat, fold, train, test) for repeat in range(protocol.repeats)
-            for fold, (train, test) in enumerate(StratifiedKFold(protocol.n_splits, shuffle=True,
-                                                                 random_state=protocol.seed + repeat).split(boxes, y))]
-  for repeat, fold, train, test in (progress(splits, desc="supervised folds") if progress else splits):
-    seed = protocol.seed + repeat
-    train = label_subset(train, y, protocol.label_fraction, seed * 100 + fold)
-    model = train_fold(boxes[train], codes[train], len(classes), config, seed * 100 + fold)
+  for repeat, fold, train, test, fold_seed in (progress(folds, desc="supervised folds") if progress else folds):
+    model = train_fold(boxes[train], codes[train], len(classes), config, fold_seed)
     with torch.inference_mode():
       logits = model(torch.from_numpy(boxes[test])[:, None]).double().numpy()
-    for row, index in enumerate(test):
-      score = logits[row, 1] - logits[row, 0] if len(classes) == 2 else logits[row].tolist()
-      records.append({"repeat": repeat, "fold": fold, "index": int(index), "y_true": y[index],
-                      "y_pred": classes[int(np.argmax(logits[row]))], "score": float(score) if len(classes) == 2
-                      else score, "C": None, "classes": classes, "n_train": len(train)})
+    predicted = [classes[int(np.argmax(row))] for row in logits]
+    scores = (logits[:, 1] - logits[:, 0]).tolist() if len(classes) == 2 else logits.tolist()
+    records += fold_records(repeat, fold, test, y, predicted, scores, classes, len(train))
   return records
