@@ -8,25 +8,20 @@ warm-up, on random boxes. Agreement: the largest relative difference of batched 
 features, and of this device from fp32 on the CPU, over the same boxes.
 """
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
 
 from radiomics_ssl.inference import LoadedEncoder, resolve_device
 from radiomics_ssl.weights import DEFAULT_WEIGHTS, load
+from timing import median_seconds
 
 
 def timed(function, repeats, sync):
-  times = []
-  for _ in range(repeats + 1):  # the first pass warms up (allocator, cuDNN autotuning)
-    sync()
-    start = time.perf_counter()
-    function()
-    sync()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times[1:])
+  """Median of `repeats` timed calls after one untimed warm-up call (allocator, cuDNN autotuning)."""
+  function()
+  sync()
+  return median_seconds(function, repeats, sync)
 
 
 def relative(a, b):

@@ -10,9 +10,7 @@ import argparse
 import os
 import platform
 import resource
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +24,9 @@ from radiomics_ssl.inference import LoadedEncoder, get_encoder  # noqa: E402
 from radiomics_ssl.model import encoder_flops  # noqa: E402
 from radiomics_ssl.preprocess import prepare_roi  # noqa: E402
 from shared_cohort_csv import cohort_rows  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def median_seconds(function, repeats):
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    function()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
 
 
 def matmul_peak(dtype, n=2048, repeats=5):
