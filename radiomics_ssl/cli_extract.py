@@ -151,7 +151,6 @@ class SSLCommandLine(PyRadiomicsCommandLine):
     self.failures = [error for _, error, _ in outcomes if error]
     return _pad_failed([vector for vector, _, _ in outcomes], [error for _, error, _ in outcomes]) or None
 
-
   @staticmethod
   def _collect(outcomes, cases, batched):
     return list(batched.run(zip([index for index, _ in cases], outcomes)) if batched else outcomes)

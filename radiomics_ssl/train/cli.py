@@ -28,7 +28,7 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.option("--q", type=int, help="Candidates per cluster: N = k*q.")
 @click.option("--m", "--se-batch", "m", type=int, help="SE batch size (--se-batch under torchrun, whose parser takes --m).")
 @click.option("--balance-features", type=click.Choice(["bank", "fresh"]),
-              help="RE/SE features: bank (default; refreshed round-robin, ~1% cost) or fresh (the paper's per-iteration pass).")
+              help="RE/SE features: bank (default; refreshed round-robin, ~3% of an iteration on CPU) or fresh (the paper's per-iteration pass).")
 @click.option("--batch-size", type=int, help="Batch size of warm-up and plain 3DSiam.")
 @click.option("--lr", type=float, help="Adam learning rate (default 1e-2, the paper's; 1e-4 avoided collapse on our cohort).")
 @click.option("--checkpoint-every", type=int, help="Iterations between checkpoints.")
