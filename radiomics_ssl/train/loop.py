@@ -59,8 +59,8 @@ class Trainer:
       self.net = torch.nn.parallel.DistributedDataParallel(
         self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
     self.is_main = distributed.rank() == 0
-    smallest = min(config.batch_size, config.m if config.balance == "se" else config.n_candidates if config.balance == "re"
-                   else config.batch_size)
+    balanced_batch = {"se": config.m, "re": config.n_candidates}.get(config.balance, config.batch_size)
+    smallest = min(config.batch_size, balanced_batch)
     if smallest < distributed.world_size():
       raise ValueError(f"a batch of {smallest} cannot be shared by {distributed.world_size()} processes")
     self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
