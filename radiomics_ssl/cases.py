@@ -68,15 +68,27 @@ def load_case(image_path, mask_path, label=1):
   return image, mask
 
 
-def crop_to_roi(image, mask, label=1, image_path="image", **settings):
-  """Tight bounding-box crop, as pyradiomics hands images to a feature class."""
+def crop_to_roi(image, mask, label=1, image_path="image", mask_path="mask", **settings):
+  """Tight bounding-box crop, as pyradiomics hands images to a feature class. pyradiomics' mask
+  check raises SimpleITK's own error for some geometry mismatches; both kinds name the files here."""
   from radiomics import imageoperations
 
   try:
     mask = imageoperations.getMask(mask, **settings)
     bounding_box, corrected = imageoperations.checkMask(image, mask, label=label, **settings)
-  except ValueError as error:
-    raise CaseError(f"{image_path}: {error}") from None
+  except (ValueError, RuntimeError) as error:
+    raise CaseError(f"{image_path}, {mask_path}: {_geometry_mismatch(image, mask) or error}") from None
   if bounding_box is None:
-    raise CaseError(f"{image_path}: mask check failed (label {label})")
+    raise CaseError(f"{image_path}, {mask_path}: mask check failed (label {label})")
   return imageoperations.cropToTumorMask(image, corrected if corrected is not None else mask, bounding_box)
+
+
+def _geometry_mismatch(image, mask):
+  """A one-line description of how the mask's grid differs from the image's, or None."""
+  differences = [f"{name} {getter(mask)} (mask) vs {getter(image)} (image)"
+                 for name, getter in (("size", lambda i: list(i.GetSize())),
+                                      ("spacing", lambda i: [round(v, 4) for v in i.GetSpacing()]),
+                                      ("origin", lambda i: [round(v, 3) for v in i.GetOrigin()]),
+                                      ("direction", lambda i: [round(v, 4) for v in i.GetDirection()]))
+                 if getter(image) != getter(mask)]
+  return "image/mask geometry mismatch: " + "; ".join(differences) if differences else None

@@ -143,8 +143,7 @@ class SSLCommandLine(PyRadiomicsCommandLine):
     jobs = [(index, case, extractor, out_dir, bool(batched)) for index, case in cases]
     if self.num_workers > 1:
       context = multiprocessing.get_context("spawn")
-      threads = max(1, os.cpu_count() // self.num_workers)
-      with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self.logging_config, threads)) as pool:
+      with context.Pool(self.num_workers, initializer=_init_worker, initargs=(self.logging_config,)) as pool:
         outcomes = self._collect(tqdm(pool.imap(_extract_star, jobs), **progress), cases, batched)
     else:
       outcomes = self._collect(tqdm((extract_case(*job) for job in jobs), **progress), cases, batched)
@@ -170,7 +169,9 @@ class BatchedEncoder:
   def _restore_provenance(self, vector):
     """The workers ran with sslDevice cpu and the defer flag: report what actually encoded."""
     if "diagnostics_ssl_Device" in vector:
-      vector.update(diagnostics_ssl_Device=str(self.encoder.device), diagnostics_ssl_Precision=self.encoder.precision)
+      from radiomics_ssl.inference import numerics
+
+      vector.update((f"diagnostics_ssl_{name}", value) for name, value in numerics(self.encoder).items())
     if "diagnostics_Configuration_Settings" in vector:
       vector["diagnostics_Configuration_Settings"] = self.settings
 
@@ -188,7 +189,7 @@ class BatchedEncoder:
   def _flush(self, pending):
     boxes = [box for _, (_, _, case_boxes) in pending for _, box in case_boxes]
     try:
-      features = iter(self.encoder.encode(np.stack(boxes)) if boxes else [])
+      features = iter(self.encoder.encode_rois(boxes) if boxes else [])
     except Exception as failure:  # e.g. out of device memory: every case of the batch fails, with the reason
       logger.error("encoding a batch of %d ssl box(es) failed: %s", len(boxes), failure)
       features = None
@@ -280,11 +281,8 @@ def _parse_value(value, value_type):
   return value
 
 
-def _init_worker(logging_config, threads):
-  import torch
-
+def _init_worker(logging_config):
   segment._configureParallelExtraction(logging_config)  # pyradiomics' worker logging and 1 SimpleITK thread
-  torch.set_num_threads(threads)
 
 
 def _extract_star(job):

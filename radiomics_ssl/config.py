@@ -9,7 +9,13 @@ from typing import Tuple
 
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
+LAYOUTS = ("box", "tiles")
+MODALITIES = ("any", "CT", "PET", "MR")
 METHODS = ("siam3d", "rubik", "random")  # rubik: Rubik's cube pretext; random: the untrained encoder (baselines)
+BALANCES = ("none", "re", "se")
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("cosine", "constant")
+EXPORTS = ("best_rank", "last")
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,10 @@ class Contract:
     'fixed' maps the window's absolute values (e.g. CT Hounsfield units) to [0, 255].
   window: (low, high) for the intensity rule; values outside are clipped.
   mask_background: set voxels outside the ROI to 0 (background).
+  modality: the images the weights were trained on ('CT' in HU, 'PET' in SUV, 'MR', or 'any');
+    a parameter file's `sslModality` must match it.
+  layout: 'box' encodes one box centred on the ROI; 'tiles' encodes boxes tiled over the ROI's
+    bounding box and averages their features, weighted by the ROI voxels in each.
   """
   spacing_mm: float = 2.0
   box: int = 48
@@ -32,6 +42,8 @@ class Contract:
   intensity: str = "percentile"
   window: Tuple[float, float] = (0.5, 99.5)
   mask_background: bool = False
+  modality: str = "any"
+  layout: str = "box"
 
   def __post_init__(self):
     object.__setattr__(self, "window", tuple(float(v) for v in self.window))
@@ -40,26 +52,53 @@ class Contract:
     _check(self.large_roi in LARGE_ROI_RULES, "large_roi", self.large_roi, f"must be one of {LARGE_ROI_RULES}")
     _check(self.intensity in INTENSITY_RULES, "intensity", self.intensity, f"must be one of {INTENSITY_RULES}")
     _check(len(self.window) == 2 and self.window[0] < self.window[1], "window", self.window, "must be (low, high) with low < high")
+    _check(self.modality in MODALITIES, "modality", self.modality, f"must be one of {MODALITIES}")
+    _check(self.layout in LAYOUTS, "layout", self.layout, f"must be one of {LAYOUTS}")
     if self.intensity == "percentile":
       _check(0 <= self.window[0] and self.window[1] <= 100, "window", self.window, "percentiles must lie in [0, 100]")
 
 
 @dataclass(frozen=True)
 class Augment:
-  """Ranges of the four augmentation categories of Fig. 1 and Section 3 (training schedule)."""
+  """How a training view is made from a case (see train/augment.py); a range (x, x) or 0 is off.
+
+  The paper's four categories (Fig. 1 and Section 3): affine (rotation, scale, shift), appearance
+  (sharpening, blur), contrast (gamma) and noise. `context` > 1 caches a region that many times the
+  box side, so that `shift` moves the view's window over the ROI at the contract's fixed spacing.
+  """
+  context: float = 1.0
   rotation_deg: float = 20.0
   scale: Tuple[float, float] = (0.7, 1.3)
-  shift: float = 0.05
+  shift: float = 0.05  # largest displacement of a view's centre, as a fraction of the box side
+  flip: bool = False
   gamma: Tuple[float, float] = (0.7, 1.5)
   sharpen: Tuple[float, float] = (0.0, 1.0)
   blur_sigma: Tuple[float, float] = (0.0, 1.0)
   noise_std: Tuple[float, float] = (0.0, 10.0)
-  probability: float = 0.5  # chance of each appearance/contrast/noise transform per view
+  intensity_shift: float = 0.0  # largest histogram shift, on the [0, 255] scale
+  probability: float = 0.5  # chance of each appearance/contrast/noise/histogram transform per view
+
+  def __post_init__(self):
+    _check(self.context >= 1.0, "augment.context", self.context, "must be >= 1")
+    _check(0 <= self.probability <= 1, "augment.probability", self.probability, "must lie in [0, 1]")
+    for name in ("scale", "gamma", "sharpen", "blur_sigma", "noise_std"):
+      value = getattr(self, name)
+      object.__setattr__(self, name, tuple(float(v) for v in value))
+      _check(len(value) == 2 and value[0] <= value[1], f"augment.{name}", value, "must be (low, high) with low <= high")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-  """Everything `radiomics-ssl-train` needs; saved with every run and weights file."""
+  """Everything `radiomics-ssl-train` needs; saved with every run and weights file.
+
+  Optimiser: SimSiam's recipe [8] by default (SGD, momentum 0.9, weight decay 1e-4,
+  lr 0.05 * batch / 256, cosine decay, predictor at a constant lr); `optimizer: adam` with
+  `lr_schedule: constant` and lr 1e-2 is the paper's (params/train_paper.yaml).
+  Collapse guard: every `rank_every` iterations the effective rank of the encoder's features over
+  up to `rank_cases` cases is measured; below `rank_warn` x the untrained encoder's rank the run
+  warns, below `rank_floor` x at two measurements in a row it stops without writing weights.
+  `export: best_rank` writes the encoder of the highest-rank measurement of the run's second half.
+  """
   contract: Contract = field(default_factory=Contract)
   augment: Augment = field(default_factory=Augment)
   method: str = "siam3d"
@@ -70,13 +109,22 @@ class TrainConfig:
   batch_size: int = 6
   warmup_epochs: int = 1
   iterations: int = 300
-  lr: float = 1e-2
+  optimizer: str = "sgd"
+  lr: float = 0.05 * 6 / 256
+  lr_schedule: str = "cosine"
+  momentum: float = 0.9
+  predictor_fixed_lr: bool = True
   weight_decay: float = 1e-4
   predictor_hidden_dim: int = 64
   output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
   rubik_permutations: int = 24  # method rubik: permutation classes
   balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
   bank_refresh: int = 1  # cases the bank re-encodes per iteration
+  rank_every: int = 25
+  rank_cases: int = 256
+  rank_warn: float = 0.5
+  rank_floor: float = 0.25
+  export: str = "best_rank"
   seed: int = 0
   device: str = "auto"
   checkpoint_every: int = 25
@@ -84,7 +132,7 @@ class TrainConfig:
 
   def __post_init__(self):
     _check(self.method in METHODS, "method", self.method, f"must be one of {METHODS}")
-    _check(self.balance in ("none", "re", "se"), "balance", self.balance, "must be none, re or se")
+    _check(self.balance in BALANCES, "balance", self.balance, f"must be one of {BALANCES}")
     _check(self.method != "rubik" or self.balance == "none", "balance", self.balance, "must be none with method rubik")
     _check(self.method != "rubik" or self.contract.box % 2 == 0, "contract.box", self.contract.box,
            "must be even with method rubik (2x2x2 cubes)")
@@ -96,7 +144,15 @@ class TrainConfig:
     _check(self.m >= 2 and self.m % 2 == 0, "m", self.m, "must be an even number >= 2")
     _check(self.batch_size >= 2, "batch_size", self.batch_size, "must be >= 2 (BatchNorm)")
     _check(self.iterations >= 1, "iterations", self.iterations, "must be >= 1")
+    _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"must be one of {OPTIMIZERS}")
+    _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule, f"must be one of {LR_SCHEDULES}")
     _check(self.lr > 0, "lr", self.lr, "must be > 0")
+    _check(0 <= self.momentum < 1, "momentum", self.momentum, "must lie in [0, 1)")
+    _check(self.rank_every >= 1, "rank_every", self.rank_every, "must be >= 1")
+    _check(self.rank_cases >= 2, "rank_cases", self.rank_cases, "must be >= 2")
+    _check(0 <= self.rank_floor <= self.rank_warn <= 1, "rank_floor", (self.rank_floor, self.rank_warn),
+           "and rank_warn must satisfy 0 <= rank_floor <= rank_warn <= 1")
+    _check(self.export in EXPORTS, "export", self.export, f"must be one of {EXPORTS}")
     _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1")
 
   @property

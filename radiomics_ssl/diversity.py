@@ -2,11 +2,16 @@
 import numpy as np
 
 
+def effective_rank(singular_values):
+  """RankMe (Garrido et al., 2023): exp of the entropy of the normalised singular values of the centred
+  case x feature matrix. ~1 for a collapsed encoder, up to min(cases, features)."""
+  singular = np.asarray(singular_values, dtype=np.float64)
+  p = singular[singular > 0] / singular.sum()
+  return float(np.exp(-(p * np.log(p)).sum())) if len(p) else 0.0
+
+
 def feature_diversity(matrix):
-  """(share of feature dimensions that vary across cases, effective rank of the centred case x feature
-  matrix: exp of the entropy of its normalised singular values). A collapsed encoder gives ~0 and ~1."""
+  """(share of feature dimensions that vary across cases, effective rank). A collapsed encoder gives ~0 and ~1."""
   matrix = np.asarray(matrix, dtype=np.float64)
   varies = matrix.std(axis=0) > 1e-6 * (np.abs(matrix).mean() + 1e-12)
-  singular = np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False)
-  p = singular[singular > 0] / singular.sum()
-  return float(varies.mean()), float(np.exp(-(p * np.log(p)).sum()))
+  return float(varies.mean()), effective_rank(np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False))

@@ -64,10 +64,10 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
       raise ValueError(f"{encoder.weights.path}: feature_dim {dim}, the ssl class emits {FEATURE_DIM}")
     prepared = prepare_roi(self.inputImage, self.inputMask, self.label, encoder.weights.contract)
     if self.settings.get(DEFER_KEY):  # the caller encodes the box and fills in the values
-      _deferred_boxes.append((self.settings.get(IMAGE_TYPE_KEY, "original"), prepared.box))
+      _deferred_boxes.append((self.settings.get(IMAGE_TYPE_KEY, "original"), prepared))
       self.features = np.full(FEATURE_DIM, np.nan)
       return
-    self.features = encoder.encode(prepared.box[None])[0]
+    self.features = encoder.encode_rois([prepared])[0]
     if not np.isfinite(self.features).all():
       raise ValueError(f"{encoder.weights.path}: the encoder produced non-finite features for this ROI")
 

@@ -5,6 +5,7 @@ bounding-box crop, after any pyradiomics resampling or normalisation). Output: a
 `contract.box` voxels at `contract.spacing_mm`, centred on the ROI, padded with background,
 intensities mapped to [0, 255] (Section 3, "Datasets and preprocessing").
 """
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,9 +14,25 @@ import SimpleITK as sitk
 
 @dataclass
 class PreparedRoi:
-  box: np.ndarray        # float32 (box, box, box), values in [0, 255]
-  roi: np.ndarray        # uint8 (box, box, box), 1 inside the ROI
-  spacing_mm: float      # the box's actual spacing (larger than the contract's after 'resize')
+  """What the encoder receives for one ROI, and how it was made (for the QA report and provenance)."""
+  boxes: np.ndarray      # float32 (tiles, box, box, box), values in [0, 255]; one tile for the 'box' layout
+  rois: np.ndarray       # uint8, same shape, 1 inside the ROI
+  weights: np.ndarray    # float64 (tiles,): ROI voxels per tile, the pooling weights
+  spacing_mm: float      # the boxes' spacing (larger than the contract's after 'resize')
+  window: tuple          # (low, high) image values mapped to 0 and 255
+  fit: str               # 'whole' (the ROI fits), 'cropped', 'resized' or 'tiled'
+
+  @property
+  def box(self):
+    return self.boxes[0]
+
+  @property
+  def roi(self):
+    return self.rois[0]
+
+  @property
+  def field_of_view_mm(self):
+    return self.boxes.shape[-1] * self.spacing_mm
 
 
 class RoiError(ValueError):
@@ -43,25 +60,41 @@ def check_roi(image, mask, label):
   return in_roi
 
 
-def prepare_roi(image, mask, label, contract):
-  """Resample the ROI of `label` into the contract's box. Raises ValueError on unusable input."""
-  in_roi = check_roi(image, mask, label)
-  low, high = _intensity_window(sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64), contract)
+def prepare_roi(image, mask, label, contract, size=None):
+  """Resample the ROI of `label` into the contract's box(es). Raises ValueError on unusable input.
 
+  `size` (training only) asks for a larger cubic region at the same spacing, from which the
+  trainer cuts its views; the spacing still follows from `contract.box`.
+  """
+  in_roi = check_roi(image, mask, label)
+  window = _intensity_window(sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64), contract)
   roi_image = sitk.GetImageFromArray(in_roi.astype(np.uint8))
   roi_image.CopyInformation(mask)
-  spacing, grid = _output_grid(image, in_roi, contract)
+  lo, hi = _roi_bounds(in_roi)
+  extent_mm = (hi - lo + 1) * np.array(image.GetSpacing())
+  spacing = contract.spacing_mm
+  if contract.large_roi == "resize" and contract.layout == "box":
+    spacing = max(spacing, float(extent_mm.max()) / contract.box)
+  size = size or contract.box
   smoothed = _anti_alias(sitk.Cast(image, sitk.sitkFloat32), spacing)
-  box = sitk.GetArrayFromImage(_resample(smoothed, grid, sitk.sitkLinear, low))
-  roi = sitk.GetArrayFromImage(_resample(roi_image, grid, sitk.sitkNearestNeighbor, 0))
-  if not roi.any():
+  boxes, rois = [], []
+  for centre in _tile_centres(lo, hi, extent_mm, spacing * contract.box, contract.layout):
+    grid = _grid(image, centre, spacing, size)
+    rois.append(sitk.GetArrayFromImage(_resample(roi_image, grid, sitk.sitkNearestNeighbor, 0)))
+    boxes.append(sitk.GetArrayFromImage(_resample(smoothed, grid, sitk.sitkLinear, window[0])))
+  weights = np.array([roi.sum() for roi in rois], dtype=np.float64)
+  if not weights.any():
     raise ValueError(f"the ROI is smaller than one voxel of the contract's {spacing:g} mm grid; "
                      "use weights with a finer contract spacing")
-
-  box = (np.clip((box - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.float32)
+  keep = weights > 0  # tiles that hold no ROI voxel carry no pooling weight
+  boxes, rois = np.stack(boxes)[keep], np.stack(rois)[keep].astype(np.uint8)
+  low, high = window
+  boxes = (np.clip((boxes - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.float32)
   if contract.mask_background:
-    box[roi == 0] = 0.0
-  return PreparedRoi(box=box, roi=roi.astype(np.uint8), spacing_mm=spacing)
+    boxes[rois == 0] = 0.0
+  fit = ("tiled" if contract.layout == "tiles" else "resized" if spacing > contract.spacing_mm
+         else "whole" if extent_mm.max() <= contract.box * spacing else "cropped")
+  return PreparedRoi(boxes=boxes, rois=rois, weights=weights[keep], spacing_mm=spacing, window=window, fit=fit)
 
 
 def _intensity_window(roi_values, contract):
@@ -75,22 +108,34 @@ def _intensity_window(roi_values, contract):
   return float(low), float(high)
 
 
-def _output_grid(image, in_roi, contract):
-  """Spacing and a reference image for the box, centred on the ROI's bounding box."""
+def _roi_bounds(in_roi):
+  """The ROI's bounding box as (x, y, z) index corners."""
   indices = np.argwhere(in_roi)  # (z, y, x)
-  lo, hi = indices.min(axis=0)[::-1], indices.max(axis=0)[::-1]  # -> (x, y, z)
-  extent_mm = (hi - lo + 1) * np.array(image.GetSpacing())
-  spacing = contract.spacing_mm
-  if contract.large_roi == "resize":
-    spacing = max(spacing, float(extent_mm.max()) / contract.box)
-  centre = np.array(image.TransformContinuousIndexToPhysicalPoint(((lo + hi) / 2.0).tolist()))
+  return indices.min(axis=0)[::-1], indices.max(axis=0)[::-1]
+
+
+def _tile_centres(lo, hi, extent_mm, tile_mm, layout):
+  """Continuous (x, y, z) indices of the box centres: the ROI's bounding-box centre, or for 'tiles'
+  ceil(extent / tile) centres per axis spread evenly over the bounding box."""
+  if layout == "box":
+    return [(lo + hi) / 2.0]
+  counts = np.maximum(1, np.ceil(extent_mm / tile_mm - 1e-6)).astype(int)
+  size = hi - lo + 1
+  axes = [lo[a] - 0.5 + (np.arange(counts[a]) + 0.5) * size[a] / counts[a] for a in range(3)]
+  return [np.array(point) for point in itertools.product(*axes)]
+
+
+def _grid(image, centre_index, spacing, size):
+  """A reference image of `size`^3 voxels at `spacing`, in the image's orientation, centred on a
+  continuous (x, y, z) index of the image."""
+  centre = np.array(image.TransformContinuousIndexToPhysicalPoint(np.asarray(centre_index, float).tolist()))
   direction = np.array(image.GetDirection()).reshape(3, 3)
-  origin = centre - direction @ np.full(3, (contract.box - 1) / 2.0 * spacing)
-  grid = sitk.Image([contract.box] * 3, sitk.sitkUInt8)
+  origin = centre - direction @ np.full(3, (size - 1) / 2.0 * spacing)
+  grid = sitk.Image([size] * 3, sitk.sitkUInt8)
   grid.SetSpacing([spacing] * 3)
   grid.SetDirection(image.GetDirection())
   grid.SetOrigin(origin.tolist())
-  return spacing, grid
+  return grid
 
 
 def _anti_alias(image, spacing):

@@ -61,25 +61,18 @@ def _with_provenance(execute):
 
 
 def provenance(settings):
-  """diagnostics_ssl_* entries: which weights, device, torch and contract made the features."""
-  import torch
-
+  """diagnostics_ssl_* entries: which weights, contract and numerics (device, precision, threads,
+  torch and backend versions) made the features."""
   from radiomics_ssl import __version__
-  from radiomics_ssl.inference import get_encoder_for
+  from radiomics_ssl.inference import get_encoder_for, numerics
   from radiomics_ssl.schema import ssl_settings
 
   ssl = ssl_settings(settings)
   encoder = get_encoder_for(ssl)
-  return collections.OrderedDict([
-    ("diagnostics_ssl_Version", __version__),
-    ("diagnostics_ssl_Weights", encoder.weights.name),
-    ("diagnostics_ssl_WeightsSha256", encoder.weights.sha256),
-    ("diagnostics_ssl_Trained", bool(encoder.weights.metadata.get("trained"))),
-    ("diagnostics_ssl_Device", str(encoder.device)),
-    ("diagnostics_ssl_Precision", encoder.precision),
-    ("diagnostics_ssl_Torch", torch.__version__),
-    ("diagnostics_ssl_Contract", json.dumps(encoder.weights.metadata["contract"], sort_keys=True)),
-  ])
+  entries = [("Version", __version__), ("Weights", encoder.weights.name), ("WeightsSha256", encoder.weights.sha256),
+             ("Trained", bool(encoder.weights.metadata.get("trained"))), *numerics(encoder).items(),
+             ("Contract", json.dumps(encoder.weights.metadata["contract"], sort_keys=True))]
+  return collections.OrderedDict((f"diagnostics_ssl_{name}", value) for name, value in entries)
 
 
 def _insert_after_diagnostics(vector, extra):

@@ -20,6 +20,7 @@ DEFAULT_SETTINGS = {
   "sslDevice": "auto",
   "sslImageTypes": ["original"],
   "sslPrecision": "fp32",
+  "sslThreads": 1,
 }
 
 SSL_SCHEMA = {
@@ -27,6 +28,7 @@ SSL_SCHEMA = {
   "sslDevice": {"type": "str", "pattern": r"^(auto|cpu|cuda|cuda:[0-9]+)$"},
   "sslImageTypes": {"seq": [{"type": "str"}]},
   "sslPrecision": {"type": "str", "enum": ["fp32", "bf16"]},
+  "sslThreads": {"type": "int", "range": {"min": 1}},
 }
 
 _FUNCS = str(Path(__file__).with_name("schema_funcs.py"))

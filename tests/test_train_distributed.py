@@ -53,9 +53,12 @@ def test_uneven_shares_of_the_global_batch(synthetic_cohort, tmp_path):
 
 
 def test_resume_under_ddp_is_bitwise_equal_to_an_uninterrupted_ddp_run(synthetic_cohort, tmp_path):
-  straight, _ = train(synthetic_cohort, tmp_path / "straight", 6, 2)
-  train(synthetic_cohort, tmp_path / "resumed", 4, 2)
-  resumed, log = train(synthetic_cohort, tmp_path / "resumed", 6, 2, "--resume")
+  """A run of 4 iterations resumed to 6 (a constant lr: a cosine schedule spans the run's total)."""
+  constant = tmp_path / "constant.yaml"
+  constant.write_text("lr_schedule: constant\n")
+  straight, _ = train(synthetic_cohort, tmp_path / "straight", 6, 2, "--config", constant)
+  train(synthetic_cohort, tmp_path / "resumed", 4, 2, "--config", constant)
+  resumed, log = train(synthetic_cohort, tmp_path / "resumed", 6, 2, "--resume", "--config", constant)
   assert [r["iteration"] for r in log] == [1, 2, 3, 4, 5, 6]
   a, b = load_file(straight), load_file(resumed)
   for name in a:

@@ -13,7 +13,7 @@ from helpers import PARAMS, run
 from radiomics_ssl import weights as weights_io
 from radiomics_ssl.cases import CaseError
 from radiomics_ssl.config import Contract, TrainConfig
-from radiomics_ssl.train import loop
+from radiomics_ssl.train import loop, methods
 from radiomics_ssl.train.data import load_training_boxes
 
 TINY = Contract(box=16, spacing_mm=2.0)
@@ -47,8 +47,9 @@ def test_cli_trains_each_mode_and_pyradiomicsssl_loads_the_weights(balance, extr
     assert all(sum(r["clusters"]) == {"re": 6, "se": 9}[balance] for r in balanced)  # N = k*q candidates
     assert all(r["batch"] == {"re": 6, "se": 4}[balance] for r in balanced)  # RE trains on N, SE on m
     fresh = "fresh" in extra
-    assert all(("bank_rank" in r) != fresh for r in balanced)
-    assert fresh or all(1.0 <= r["bank_rank"] <= 12 and 0 <= r["bank_age"] <= 12 for r in balanced)
+    assert all(("bank_age" in r) != fresh for r in balanced)
+    assert fresh or all(0 <= r["bank_age"] <= 12 for r in balanced)
+  assert [r["iteration"] for r in records if "rank" in r] == [5] and 1.0 <= records[-1]["rank"] <= 12  # the last
   assert (out / "curves.png").stat().st_size > 1000 and (out / "config.yaml").is_file()
 
   case = next(csv.DictReader(open(synthetic_cohort)))
@@ -111,14 +112,14 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(boxes, tmp_path, monk
   data, summary = boxes
   config = TrainConfig(contract=TINY, iterations=6, checkpoint_every=2)
   calls = {"n": 0}
-  real_loss = loop.siam_loss
+  real_loss = methods.siam_loss
 
   def poisoned(*args, **kwargs):
     calls["n"] += 1
     value = real_loss(*args, **kwargs)
     return value * float("nan") if calls["n"] == 3 else value
 
-  monkeypatch.setattr(loop, "siam_loss", poisoned)
+  monkeypatch.setattr(methods, "siam_loss", poisoned)
   trainer = loop.Trainer(config, data, str(tmp_path), summary)
   with pytest.raises(loop.TrainingDiverged, match="loss is nan at iteration 3"):
     trainer.run()

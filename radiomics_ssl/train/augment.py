@@ -1,10 +1,15 @@
-"""Batched 3D augmentations on the training device (Fig. 1: affine, appearance, contrast, noise).
+"""Batched 3D augmentations on the training device: each view is cut from a case's region.
 
 Every transform is split as in TorchIO: `sample_params` draws all random numbers from one
 seeded `torch.Generator`; `apply` is deterministic given those parameters, so any view can be
 replayed, and neutral parameters (`identity_params`) leave the batch unchanged.
-Ranges (Section 3): rotation +-20 deg, scale 0.7-1.3, shift +-5%, gamma 0.7-1.5, sharpening,
-Gaussian blur, Gaussian noise. Intensities are on the paper's [0, 255] scale.
+
+The paper's four categories (Fig. 1, Section 3): affine (rotation +-20 deg, scale 0.7-1.3, shift
++-5%), appearance (sharpening, Gaussian blur), contrast (gamma 0.7-1.5) and noise. Added for
+training at a fixed physical scale: the region a view is cut from may be larger than the box
+(`Augment.context`), so a shift moves the view's window over the ROI instead of padding it with
+background; random flips; and a histogram shift of the intensities. Intensities are on the
+paper's [0, 255] scale.
 """
 import math
 
@@ -15,6 +20,12 @@ MAX_VALUE = 255.0
 SHARPEN_SIGMA = 1.0  # voxels; unsharp masking x + a * (x - blur(x))
 
 
+def region_size(box, context):
+  """Side of the cached region a view is cut from: about `context` x box, with the box's parity
+  so that the centred view falls on whole voxels."""
+  return box + 2 * int(round((context - 1.0) * box / 2))
+
+
 def identity_params(batch, device="cpu"):
   zeros = torch.zeros(batch, device=device)
   return {
@@ -22,11 +33,15 @@ def identity_params(batch, device="cpu"):
     "shift": torch.zeros(batch, 3, device=device), "gamma": torch.ones(batch, device=device),
     "sharpen": zeros.clone(), "blur": zeros.clone(), "noise": zeros.clone(),
     "noise_seed": torch.zeros(batch, dtype=torch.int64, device=device),
+    "flip": torch.zeros(batch, 3, dtype=torch.bool, device=device), "intensity_shift": zeros.clone(),
   }
 
 
 def sample_params(batch, config, generator, device="cpu"):
-  """Draw one view's parameters for `batch` samples from `generator` (a CPU torch.Generator)."""
+  """Draw one view's parameters for `batch` samples from `generator` (a CPU torch.Generator).
+
+  Every parameter is drawn whatever the config, so two configs that differ in one range draw
+  the same values for all the others."""
   def uniform(low, high, *shape):
     return low + (high - low) * torch.rand(batch, *shape, generator=generator)
 
@@ -44,17 +59,28 @@ def sample_params(batch, config, generator, device="cpu"):
     "blur": sometimes(uniform(*config.blur_sigma), 0.0),
     "noise": sometimes(uniform(*config.noise_std), 0.0),
     "noise_seed": torch.randint(0, 2 ** 62, (batch,), generator=generator),
+    "flip": (torch.rand(batch, 3, generator=generator) < 0.5) & config.flip,
+    "intensity_shift": sometimes(uniform(-config.intensity_shift, config.intensity_shift), 0.0),
   }
   return {name: value.to(device) for name, value in params.items()}
 
 
-def apply(x, params):
-  """Augment x (B, 1, D, H, W) in [0, 255] with fixed parameters; returns a new tensor."""
-  x = affine(x, params["rotation"], params["scale"], params["shift"])
+def apply(x, params, size=None):
+  """Augment x (B, 1, D, H, W) in [0, 255] with fixed parameters; returns a new tensor. With `size`,
+  each view is a size^3 window of the region x (a cube) instead of the whole of it."""
+  x = affine(x, params["rotation"], params["scale"], params["shift"], size)
+  x = flip(x, params["flip"])
   x = gamma(x, params["gamma"])
   x = sharpen(x, params["sharpen"])
   x = gaussian_blur(x, params["blur"])
+  x = intensity_shift(x, params["intensity_shift"])
   return add_noise(x, params["noise"], params["noise_seed"])
+
+
+def centre_crop(x, size):
+  """The central size^3 window of x (B, C, R, R, R): the view extraction sees, on whole voxels."""
+  start = (x.shape[-1] - size) // 2
+  return x[..., start:start + size, start:start + size, start:start + size]
 
 
 def rotation_matrices(angles):
@@ -71,20 +97,43 @@ def rotation_matrices(angles):
   return rz @ ry @ rx
 
 
-def affine(x, rotation, scale, shift):
-  """Rotate, zoom by `scale` and shift by a fraction of the box; outside is background (0)."""
+def affine(x, rotation, scale, shift, size=None):
+  """Rotate, zoom by `scale` and shift by `shift` output sides from the centre; outside the input
+  is background (0). The output is x's shape, or a size^3 window of x."""
+  shape = list(x.shape[2:]) if size is None else [size] * 3
   if bool((rotation == 0).all() and (scale == 1).all() and (shift == 0).all()):
-    return x
-  matrix = rotation_matrices(rotation) / scale[:, None, None]  # output -> input sampling grid
-  theta = torch.cat([matrix, (2.0 * shift)[:, :, None]], dim=2).to(x.dtype)
-  grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return x if size is None else centre_crop(x, size)
+  # the output's extent in the input's normalised coordinates, per (x, y, z) = (W, H, D) axis
+  ratio = torch.tensor([o / i for o, i in zip(shape, x.shape[2:])][::-1], dtype=rotation.dtype, device=rotation.device)
+  matrix = ratio[:, None] * rotation_matrices(rotation) / scale[:, None, None]  # output -> input sampling grid
+  theta = torch.cat([matrix, (2.0 * ratio * shift)[:, :, None]], dim=2).to(x.dtype)
+  grid = F.affine_grid(theta, [x.shape[0], x.shape[1], *shape], align_corners=False)
   return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def flip(x, axes):
+  """Mirror each sample along the spatial axes where `axes` (B, 3) is True."""
+  if not bool(axes.any()):
+    return x
+  out = x.clone()
+  for index in range(len(x)):
+    dims = [2 + axis for axis in range(3) if axes[index, axis]]
+    if dims:
+      out[index] = x[index].flip([d - 1 for d in dims])
+  return out
 
 
 def gamma(x, exponent):
   if bool((exponent == 1).all()):
     return x
   return MAX_VALUE * (x.clamp(0, MAX_VALUE) / MAX_VALUE) ** exponent.view(-1, 1, 1, 1, 1).to(x.dtype)
+
+
+def intensity_shift(x, offset):
+  """Histogram shift: add one offset per sample, clipped to the [0, 255] range."""
+  if bool((offset == 0).all()):
+    return x
+  return (x + offset.view(-1, 1, 1, 1, 1).to(x.dtype)).clamp(0, MAX_VALUE)
 
 
 def gaussian_blur(x, sigma):

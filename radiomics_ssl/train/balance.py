@@ -1,13 +1,41 @@
 """The RE/SE module of Section 2: k-means on the current encoder's features, then either
-re-weighting (RE) or balanced selection (SE). Labels are never used."""
+re-weighting (RE) or balanced selection (SE). Labels are never used.
+
+k-means runs in torch on the features' device (the training device), so on a GPU the module
+costs a few small kernels instead of a round trip to scikit-learn on the CPU.
+"""
 import numpy as np
-from sklearn.cluster import KMeans
+import torch
 
 
-def kmeans(features, k, seed):
-  """Cluster (N, d) features into k groups -> (labels, centroids); deterministic for a seed."""
-  model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(np.asarray(features, dtype=np.float64))
-  return model.labels_, model.cluster_centers_
+def kmeans(features, k, seed, n_init=10, iterations=50):
+  """Cluster (N, d) features (numpy or a torch tensor on any device) into k groups -> (labels,
+  centroids) as numpy; deterministic for a seed. k-means++ seeding and Lloyd's iterations, for
+  `n_init` seedings at once; the seeding with the lowest inertia wins (as scikit-learn's KMeans)."""
+  x = torch.as_tensor(features).to(torch.float64)
+  n = len(x)
+  generator = torch.Generator().manual_seed(seed)  # every random draw on the CPU: the same on any device
+  centres = x[torch.randint(n, (n_init,), generator=generator).to(x.device)][:, None]  # (n_init, 1, d)
+  for _ in range(1, k):
+    nearest = _squared_distances(x, centres).min(dim=2).values  # (n_init, N)
+    weights = torch.where(nearest.sum(1, keepdim=True) > 0, nearest, torch.ones_like(nearest))  # duplicates: uniform
+    cumulative = (weights / weights.sum(1, keepdim=True)).cumsum(1)
+    draws = torch.rand(n_init, 1, generator=generator, dtype=torch.float64).to(x.device)
+    chosen = torch.searchsorted(cumulative, draws).clamp(max=n - 1)[:, 0]
+    centres = torch.cat([centres, x[chosen][:, None]], dim=1)
+  for _ in range(iterations):
+    labels = _squared_distances(x, centres).argmin(dim=2)  # (n_init, N)
+    members = torch.nn.functional.one_hot(labels, k).to(x.dtype)  # (n_init, N, k)
+    counts = members.sum(dim=1)[..., None]
+    centres = torch.where(counts > 0, members.transpose(1, 2) @ x / counts.clamp(min=1), centres)  # empty: kept
+  distances = _squared_distances(x, centres)
+  best = int(distances.min(dim=2).values.sum(dim=1).argmin())
+  return distances[best].argmin(dim=1).cpu().numpy(), centres[best].cpu().numpy()
+
+
+def _squared_distances(x, centres):
+  """(N, d) points, (R, k, d) centres -> (R, N, k) squared Euclidean distances, computed exactly."""
+  return ((x[None, :, None, :] - centres[:, None, :, :]) ** 2).sum(dim=-1)
 
 
 def re_weights(labels, k):

@@ -11,16 +11,20 @@ import sys
 
 import click
 
-CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_roi", "intensity": "intensity"}
+from radiomics_ssl import config as defaults
+
+CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_roi", "intensity": "intensity",
+                    "window": "window", "modality": "modality"}
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("cases_csv", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (weights, checkpoint, metrics, plots).")
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), help="YAML with TrainConfig fields.")
-@click.option("--method", type=click.Choice(["siam3d", "rubik", "random"]),
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="YAML with TrainConfig fields (params/train_paper.yaml holds the paper's settings).")
+@click.option("--method", type=click.Choice(defaults.METHODS),
               help="siam3d (default); rubik: the Rubik's cube pretext [25]; random: export the untrained encoder (baselines).")
-@click.option("--balance", type=click.Choice(["none", "re", "se"]), help="Imbalance module (default none).")
+@click.option("--balance", type=click.Choice(defaults.BALANCES), help="Imbalance module (default none).")
 @click.option("--iterations", type=int, help="Total iterations, warm-up included.")
 @click.option("--seed", type=int, help="Seed of every random choice.")
 @click.option("--device", help="auto, cpu, cuda or cuda:N.")
@@ -28,14 +32,18 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.option("--q", type=int, help="Candidates per cluster: N = k*q.")
 @click.option("--m", "--se-batch", "m", type=int, help="SE batch size (--se-batch under torchrun, whose parser takes --m).")
 @click.option("--balance-features", type=click.Choice(["bank", "fresh"]),
-              help="RE/SE features: bank (default; refreshed round-robin, ~3% of an iteration on CPU) or fresh (the paper's per-iteration pass).")
+              help="RE/SE features: bank (default; refreshed round-robin) or fresh (the paper's per-iteration pass).")
 @click.option("--batch-size", type=int, help="Batch size of warm-up and plain 3DSiam.")
-@click.option("--lr", type=float, help="Adam learning rate (default 1e-2, the paper's; 1e-4 avoided collapse on our cohort).")
+@click.option("--optimizer", type=click.Choice(defaults.OPTIMIZERS), help="sgd (default, SimSiam's) or adam (the paper's).")
+@click.option("--lr", type=float, help="Base learning rate (default 0.05 x 6 / 256, SimSiam's rule at batch 6).")
 @click.option("--checkpoint-every", type=int, help="Iterations between checkpoints.")
 @click.option("--box", type=int, help="Contract: box side in voxels.")
 @click.option("--spacing", type=float, help="Contract: isotropic spacing in mm.")
-@click.option("--large-roi", type=click.Choice(["resize", "crop"]), help="Contract: rule for ROIs larger than the box.")
-@click.option("--intensity", type=click.Choice(["percentile", "fixed"]), help="Contract: intensity mapping.")
+@click.option("--large-roi", type=click.Choice(defaults.LARGE_ROI_RULES), help="Contract: rule for ROIs larger than the box.")
+@click.option("--intensity", type=click.Choice(defaults.INTENSITY_RULES), help="Contract: intensity mapping.")
+@click.option("--window", type=float, nargs=2, default=None, metavar="LOW HIGH",
+              help="Contract: intensity window (percentiles, or image units such as HU or SUV with --intensity fixed).")
+@click.option("--modality", type=click.Choice(defaults.MODALITIES), help="Contract: the images' modality.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), help="Box cache folder (default <out>/cache).")
 @click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.pt with the same settings.")
 @click.option("--skip-bad", is_flag=True, help="Skip unusable rows (listed in the data summary) instead of failing.")
@@ -88,10 +96,11 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
 
   from radiomics_ssl.cases import CaseError
   from radiomics_ssl.train import distributed
+  from radiomics_ssl.train.augment import region_size
   from radiomics_ssl.train.data import load_training_boxes
   from radiomics_ssl.train.loop import Trainer
 
-  distributed.init_from_env(config.device)
+  device = distributed.init_from_env(config.device)
   main_process = distributed.rank() == 0
   progress = tqdm if main_process else None
   try:
@@ -100,12 +109,13 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
       if main_process == turn:
         try:
           boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
-                                               skip_bad=skip_bad, progress=progress)
+                                               skip_bad=skip_bad, progress=progress,
+                                               size=region_size(config.contract.box, config.augment.context))
         except (CaseError, OSError, ValueError) as failure:
           error = failure
       if not distributed.agree(error is None):
         raise error or RuntimeError("another process could not load the cases (see its message)")
-    return Trainer(config, boxes, out_dir, summary, command=command).run(resume=resume, progress=progress)
+    return Trainer(config, boxes, out_dir, summary, command=command, device=device).run(resume=resume, progress=progress)
   finally:
     distributed.finish()
 

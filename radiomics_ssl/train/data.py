@@ -26,15 +26,18 @@ def file_sha256(path, chunk=1 << 20):
   return digest.hexdigest()
 
 
-def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=None):
-  """-> (boxes (N, D, H, W) float32, data summary dict).
+def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=None, size=None):
+  """-> (boxes (N, size, size, size) float32, data summary dict); `size` (default: the contract's
+  box) asks for larger regions around each ROI, from which the trainer cuts its views.
 
-  Bad rows (missing or unreadable files, empty masks, ...) are errors listing every offending
-  row, unless `skip_bad`, in which case they are skipped and listed in the summary.
+  Bad rows (missing or unreadable files, 2D images, empty masks or absent labels, image/mask
+  geometry mismatches, NaN in the ROI) are errors listing every offending row with its line and
+  file, unless `skip_bad`, in which case they are skipped and listed in the summary.
   """
   rows = read_batch_csv(csv_path)
   os.makedirs(cache_dir, exist_ok=True)
-  contract_json = json.dumps(asdict(contract), sort_keys=True)
+  size = size or contract.box
+  contract_json = json.dumps(asdict(contract), sort_keys=True) + ("" if size == contract.box else f"|region {size}")
   boxes, keys, bad = [], [], []
   iterator = progress(rows, desc="preprocess", unit="case") if progress else rows
   for line, row in enumerate(iterator, start=2):
@@ -48,8 +51,8 @@ def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=
         box = np.load(cached)
       else:
         image, mask = load_case(row["Image"], row["Mask"], label)
-        image, mask = crop_to_roi(image, mask, label, image_path=row["Image"])
-        box = prepare_roi(image, mask, label, contract).box
+        image, mask = crop_to_roi(image, mask, label, row["Image"], row["Mask"])
+        box = prepare_roi(image, mask, label, contract, size).box
         np.save(cached + ".tmp.npy", box)
         os.replace(cached + ".tmp.npy", cached)
     except (CaseError, ValueError) as error:
@@ -65,7 +68,7 @@ def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=
     "csv": os.path.abspath(csv_path), "n_rows": len(rows), "n_cases": len(boxes), "skipped": bad,
     "cases_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
   }
-  return (np.stack(boxes) if boxes else np.zeros((0,) + (contract.box,) * 3, np.float32)), summary
+  return (np.stack(boxes) if boxes else np.zeros((0,) + (size,) * 3, np.float32)), summary
 
 
 def file_sha256_or_error(path, role):

@@ -1,12 +1,12 @@
-"""The 3DSiam training loop with the RE/SE module, checkpoints, resume and monitoring.
+"""The training loop: case selection (with the RE/SE module), views, the method's step, monitoring.
 
-Schedule (Section 3): one warm-up epoch of plain 3DSiam at batch size 6; then, every
-iteration, N = k*q candidate cases are clustered with k-means on their features by the current
-encoder (looked up in a FeatureBank, or encoded afresh), and either re-weighted (RE, the batch
-is all N) or reduced to m balanced samples (SE). Adam, lr 1e-2, weight decay 1e-4.
+Schedule (Section 3): one warm-up epoch at batch size 6; then, with RE or SE, every iteration
+clusters N = k*q candidate cases with k-means on their features by the current encoder (looked up
+in a FeatureBank, or encoded afresh), and either re-weights them (RE, the batch is all N) or
+reduces them to m balanced samples (SE). What is optimised is the pretext method's business
+(train/methods.py); the collapse guard is train/monitor.py; the run's files are train/runfiles.py.
 """
 import json
-import logging
 import math
 import os
 import time
@@ -14,43 +14,60 @@ import time
 import numpy as np
 import torch
 
-from radiomics_ssl import weights as weights_io
-from radiomics_ssl.model import ARCHITECTURE, Encoder3d, Siam3d
-from radiomics_ssl.diversity import feature_diversity
-from radiomics_ssl.train import augment, balance, distributed, rubik
+from radiomics_ssl.model import Encoder3d
+from radiomics_ssl.train import augment, balance, distributed, runfiles
 from radiomics_ssl.train.bank import FeatureBank
-from radiomics_ssl.train.loss import collapse_std, siam_loss
+from radiomics_ssl.train.loss import collapse_std
+from radiomics_ssl.train.methods import Batch, build_method
+from radiomics_ssl.train.monitor import RankMonitor
 from radiomics_ssl.train.schedule import CaseSchedule
-
-logger = logging.getLogger(__name__)
-WEIGHTS_NAME = "weights.safetensors"
-CHECKPOINT_NAME = "checkpoint.pt"
-METRICS_NAME = "metrics.jsonl"
-LICENSE = "BSD-3-Clause (code and weights); see weights/README.md for the training data's terms"
 
 
 class TrainingDiverged(RuntimeError):
   pass
 
 
-class Trainer:
-  """Holds the model, optimiser and schedule; `run()` trains to `config.iterations`."""
+def build_optimizer(config, net, fixed_lr_parameters):
+  """SGD with momentum (SimSiam's) or Adam (the paper's); parameters in `fixed_lr_parameters` keep the
+  base lr under a decaying schedule."""
+  fixed = {id(p) for p in fixed_lr_parameters}
+  groups = [{"params": [p for p in net.parameters() if id(p) not in fixed], "fixed_lr": False}]
+  if fixed:
+    groups.append({"params": list(fixed_lr_parameters), "fixed_lr": True})
+  if config.optimizer == "sgd":
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+  return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
 
-  def __init__(self, config, boxes, out_dir, data_summary, command=""):
+
+def learning_rate(config, iteration):
+  """The lr of the step after `iteration` steps: constant, or cosine decay to 0 over the run."""
+  if config.lr_schedule == "constant":
+    return config.lr
+  return config.lr * 0.5 * (1.0 + math.cos(math.pi * iteration / config.iterations))
+
+
+class Trainer:
+  """Holds the model, optimiser and schedule; `run()` trains to `config.iterations`.
+
+  boxes: (cases, R, R, R) regions around each ROI, R = augment.region_size(box, augment.context);
+  each view is a box-sized window of its region.
+  """
+
+  def __init__(self, config, boxes, out_dir, data_summary, command="", device=None):
     if len(boxes) < max(config.batch_size, config.m if config.balance == "se" else 2):
       raise ValueError(f"{len(boxes)} usable case(s); training needs at least batch_size={config.batch_size}")
+    region = augment.region_size(config.contract.box, config.augment.context)
+    if boxes.shape[1:] != (region,) * 3:
+      raise ValueError(f"boxes of shape {boxes.shape[1:]}; this config cuts its views from {region}^3 regions")
     self.config, self.out_dir, self.data_summary, self.command = config, out_dir, data_summary, command
-    self.device = distributed.init_from_env(config.device)
+    self.device = device or distributed.init_from_env(config.device)
     # channels-last on CPU only (measured: oneDNN's channels-last conv backward is ~1% off float64
     # gradients, contiguous 0.1%); DDP runs contiguous so that they match a 1-process contiguous run
     self.channels_last = config.channels_last and self.device.type == "cpu" and distributed.world_size() == 1
     self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
+    self.method = build_method(config)
     torch.manual_seed(config.seed)
-    if config.method == "rubik":
-      self.permutations = rubik.permutation_set(config.rubik_permutations, torch.Generator().manual_seed(config.seed))
-      self.model = rubik.RubikNet(Encoder3d(), len(self.permutations)).to(self.device)
-    else:
-      self.model = Siam3d(Encoder3d(), config.predictor_hidden_dim, config.output_norm).to(self.device)
+    self.model = self.method.build(Encoder3d()).to(self.device)
     if self.channels_last:
       self.model = self.model.to(memory_format=torch.channels_last_3d)
     self.net = self.model  # what the step calls: the model itself, or its DDP wrapper under torchrun
@@ -60,27 +77,30 @@ class Trainer:
         self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
     self.is_main = distributed.rank() == 0
     balanced_batch = {"se": config.m, "re": config.n_candidates}.get(config.balance, config.batch_size)
-    smallest = min(config.batch_size, balanced_batch)
-    if smallest < distributed.world_size():
-      raise ValueError(f"a batch of {smallest} cannot be shared by {distributed.world_size()} processes")
-    self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if min(config.batch_size, balanced_batch) < distributed.world_size():
+      raise ValueError(f"a batch of {min(config.batch_size, balanced_batch)} cannot be shared by "
+                       f"{distributed.world_size()} processes")
+    self.optimizer = build_optimizer(config, self.model, self.method.fixed_lr_parameters(self.model))
     self.schedule = CaseSchedule(len(boxes), torch.Generator().manual_seed(config.seed))
     self.warmup = self.schedule.warmup_iterations(config.warmup_epochs, config.batch_size)
     self.bank = FeatureBank(len(boxes), config.bank_refresh)
+    self.monitor = RankMonitor(config, len(boxes))
     self.iteration = 0
     os.makedirs(out_dir, exist_ok=True)
 
   # -- one iteration -----------------------------------------------------------------------
-  def _to_input(self, indices):
-    return self._layout(self.boxes[torch.as_tensor(indices)][:, None].to(self.device))
-
   def _layout(self, x):
     return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
 
+  def _regions(self, indices):
+    return self.boxes[torch.as_tensor(indices)][:, None].to(self.device)
+
   def _encode(self, indices):
+    """Features of the cases' centred boxes by the current encoder (eval mode): what extraction sees."""
     self.model.eval()
     with torch.no_grad():
-      features = self.model.encoder(self._to_input(indices)).double().cpu().numpy()
+      x = self._layout(augment.centre_crop(self._regions(indices), self.config.contract.box))
+      features = self.model.encoder(x).double()
     self.model.train()
     return features
 
@@ -95,13 +115,13 @@ class Trainer:
     else:
       self.bank.update(self._encode, self.iteration, chunk=cfg.batch_size)
       features, age = self.bank.lookup(candidates, self.iteration)
-      monitor = {"bank_age": age, "bank_rank": feature_diversity(self.bank.features)[1]}
+      monitor = {"bank_age": age}
     seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=self.schedule.generator))
     labels, centroids = balance.kmeans(features, cfg.k, seed)
     monitor["clusters"] = np.bincount(labels, minlength=cfg.k).tolist()
     if cfg.balance == "re":
       return candidates, balance.re_weights(labels, cfg.k), monitor
-    return candidates[balance.se_select(features, labels, centroids, cfg.m)], None, monitor
+    return candidates[balance.se_select(features.cpu().numpy(), labels, centroids, cfg.m)], None, monitor
 
   def step(self):
     """Train one iteration; returns its metrics."""
@@ -110,22 +130,23 @@ class Trainer:
     indices, sample_weights, monitor = self._select()
     timings["balance_s"] = time.perf_counter() - start
     mark = time.perf_counter()
-    mine = distributed.shard(len(indices))  # every rank draws the global batch's parameters, keeps its share
-    x = self._to_input(indices[mine])
+    share = distributed.shard(len(indices))  # every rank draws the global batch's parameters, keeps its share
+    x = self._regions(indices[share])
     views = []
-    for _ in range(1 if self.config.method == "rubik" else 2):
+    for _ in range(self.method.views):
       params = augment.sample_params(len(indices), self.config.augment, self.schedule.generator, self.device)
-      views.append(self._layout(augment.apply(x, {name: value[mine] for name, value in params.items()})))
+      views.append(self._layout(augment.apply(x, {name: value[share] for name, value in params.items()},
+                                              self.config.contract.box)))
     timings["augment_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    if self.config.method == "rubik":
-      loss, objective, r, extra = self._rubik_forward(views[0], len(indices), mine)
-    else:
-      loss, objective, r = self._siam_forward(views, indices, sample_weights, mine)
-      extra = {}
+    batch = Batch(indices, sample_weights, share, self.schedule.generator, self._layout)
+    loss, objective, outputs, extra = self.method.loss(self.net, views, batch)
     if not torch.isfinite(loss):
       raise TrainingDiverged(f"loss is {loss.item()} at iteration {self.iteration + 1}; stopping. The last good "
-                             f"checkpoint is {os.path.join(self.out_dir, CHECKPOINT_NAME)} (if one was written)")
+                             f"checkpoint is {os.path.join(self.out_dir, runfiles.CHECKPOINT_NAME)} (if one was written)")
+    lr = learning_rate(self.config, self.iteration)
+    for group in self.optimizer.param_groups:
+      group["lr"] = self.config.lr if group["fixed_lr"] else lr
     self.optimizer.zero_grad(set_to_none=True)
     objective.backward()
     self.optimizer.step()
@@ -133,35 +154,24 @@ class Trainer:
     self.iteration += 1
     return {
       "iteration": self.iteration, "phase": "warmup" if self.iteration <= self.warmup else self.config.balance,
-      "loss": loss.item(), "collapse_std": collapse_std(r).item(), **extra,
+      "loss": loss.item(), "collapse_std": collapse_std(outputs).item(), "lr": lr, **extra,
       "batch": len(indices), "cases": [int(i) for i in indices], "clusters": None, **monitor, **timings,
     }
 
-  def _siam_forward(self, views, indices, sample_weights, mine):
-    """-> (global loss, this rank's objective, detached outputs of the global batch)."""
-    t1, t2, r1, r2 = self.net(*views)
-    if distributed.world_size() == 1:
-      loss = siam_loss(t1, t2, r1, r2, sample_weights)
-      return loss, loss, torch.cat([r1, r2])
-    # DDP averages gradients over ranks, so each rank's share of the global loss is scaled by W
-    total = float(len(indices) if sample_weights is None else np.sum(sample_weights))
-    share = siam_loss(t1, t2, r1, r2, None if sample_weights is None else sample_weights[mine], total)
-    r = torch.cat([distributed.gather_rows(r1, len(indices)), distributed.gather_rows(r2, len(indices))])
-    return distributed.sum_all(share.detach()), share * distributed.world_size(), r
-
-  def _rubik_forward(self, x, global_batch, mine):
-    """The Rubik's cube pretext on this rank's share (puzzles drawn for the global batch, as the
-    augmentations are); same return as _siam_forward, plus the permutation accuracy."""
-    labels, rotations = rubik.draw_puzzles(global_batch, len(self.permutations), self.schedule.generator)
-    cubes, labels, rotations = rubik.make_puzzle(x, self.permutations, labels[mine], rotations[mine])
-    logits, rotation_logits, features = self.net(self._layout(cubes))
-    share = rubik.rubik_loss(logits, rotation_logits, labels, rotations) * (len(x) / global_batch)
-    correct = (logits.argmax(1) == labels).float().sum()
-    accuracy = distributed.sum_all(correct.detach()).item() / global_batch
-    per_box = features.detach().reshape(len(x), -1)  # gather whole boxes: shares are counted in boxes
-    features = distributed.gather_rows(per_box, global_batch).reshape(-1, features.shape[1])
-    return distributed.sum_all(share.detach()), share * distributed.world_size(), features, \
-      {"permutation_accuracy": accuracy}
+  def _watch_rank(self, record=None):
+    """Measure the effective rank when due; the collapse guard may stop the run (on every rank)."""
+    if record is not None and not self.monitor.due(self.iteration):
+      return
+    rank = self.monitor.measure(self._encode)
+    failure = None
+    try:
+      self.monitor.observe(self.iteration, rank, self.model.encoder, self.out_dir)
+    except RuntimeError as collapse:
+      failure = collapse
+    if not distributed.agree(failure is None):
+      raise failure or RuntimeError("another process detected a collapse (see its message)")
+    if record is not None:
+      record["rank"] = rank
 
   # -- checkpoints -------------------------------------------------------------------------
   def save_checkpoint(self):
@@ -170,57 +180,47 @@ class Trainer:
     if self.is_main:
       state = {"iteration": self.iteration, "model": self.model.state_dict(),
                "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
-               "bank": self.bank.state_dict(),
+               "bank": self.bank.state_dict(), "monitor": self.monitor.state_dict(),
                "config": json.dumps(self.config.to_dict(), sort_keys=True),
                "cases_sha256": self.data_summary.get("cases_sha256", "")}
-      path = os.path.join(self.out_dir, CHECKPOINT_NAME)
       try:
-        torch.save(state, path + ".tmp")
-        os.replace(path + ".tmp", path)
+        runfiles.save_checkpoint(self.out_dir, state)
       except OSError as failure:
         error = failure
     if not distributed.agree(error is None):
       raise error or RuntimeError("the main process could not write the checkpoint (see its message)")
 
   def load_checkpoint(self):
-    path = os.path.join(self.out_dir, CHECKPOINT_NAME)
-    if not os.path.isfile(path):
-      raise FileNotFoundError(f"{path}: no checkpoint to resume from")
-    state = torch.load(path, map_location="cpu", weights_only=True)  # load_state_dict moves tensors to the device
-    saved = json.loads(state["config"])
-    current = self.config.to_dict()
-    differ = sorted(key for key in current if key != "iterations" and json.dumps(saved.get(key), sort_keys=True)
-                    != json.dumps(current[key], sort_keys=True))
-    if differ:
-      raise ValueError(f"{path}: checkpoint was made with a different config ({differ}); resume with the same settings")
-    if state["cases_sha256"] != self.data_summary.get("cases_sha256", ""):
-      raise ValueError(f"{path}: checkpoint was made on different cases (cases_sha256 differs); resume on the same CSV")
+    state = runfiles.load_checkpoint(self.out_dir, self.config, self.data_summary.get("cases_sha256", ""))
     self.model.load_state_dict(state["model"])
     self.optimizer.load_state_dict(state["optimizer"])
     self.schedule.load_state_dict(state["schedule"])
-    self.bank.load_state_dict(state["bank"])
+    self.bank.load_state_dict(state["bank"], self.device)
+    self.monitor.load_state_dict(state["monitor"])
     self.iteration = int(state["iteration"])
     return self.iteration
 
   # -- the run -----------------------------------------------------------------------------
   def run(self, resume=False, progress=None):
     """Train to `config.iterations`; returns the weights file path."""
-    metrics_path = os.path.join(self.out_dir, METRICS_NAME)
-    history = _read_metrics(metrics_path, self.load_checkpoint()) if resume else []  # refuses a mismatch first
+    history = runfiles.read_metrics(self.out_dir, self.load_checkpoint()) if resume else []  # refuses a mismatch first
     if self.is_main:
-      _write_config(os.path.join(self.out_dir, "config.yaml"), self.config)
-    if self.config.method == "random":  # the untrained baseline: same architecture and contract
+      runfiles.write_config(self.out_dir, self.config)
+    if not self.method.trains:
       return self.export([], 0.0)
+    if self.monitor.reference is None:
+      self._watch_rank()  # the untrained encoder's rank: the collapse guard's reference
     bar = None
     if self.is_main:
-      _write_metrics(metrics_path, history)
+      runfiles.write_metrics(self.out_dir, history)
       if progress:
-        bar = progress(total=self.config.iterations, initial=self.iteration, desc="3DSiam", unit="it")
+        bar = progress(total=self.config.iterations, initial=self.iteration, desc=self.method.name, unit="it")
     started = time.perf_counter()
-    metrics_file = open(metrics_path, "a") if self.is_main else None
+    metrics_file = open(os.path.join(self.out_dir, runfiles.METRICS_NAME), "a") if self.is_main else None
     try:
       while self.iteration < self.config.iterations:
         record = self.step()
+        self._watch_rank(record)
         history.append(record)
         if metrics_file:
           metrics_file.write(json.dumps(record) + "\n")
@@ -229,58 +229,36 @@ class Trainer:
           self.save_checkpoint()
         if bar:
           bar.update(1)
-          bar.set_postfix(loss=f"{record['loss']:.3f}", std=f"{record['collapse_std']:.3f}",
-                          ref=f"{1 / math.sqrt(self.model.encoder.feature_dim):.3f}", clusters=record["clusters"])
+          bar.set_postfix(loss=f"{record['loss']:.3f}", rank=f"{history_rank(history):.1f}",
+                          reference=f"{self.monitor.reference:.1f}", clusters=record["clusters"])
     finally:
       if metrics_file:
         metrics_file.close()
       if bar:
         bar.close()
-    if self.is_main:
-      from radiomics_ssl.train.plots import plot_curves
+      if self.is_main and history:
+        from radiomics_ssl.train.plots import plot_curves
 
-      plot_curves(history, os.path.join(self.out_dir, "curves.png"), self.model.encoder.feature_dim)
+        plot_curves(history, os.path.join(self.out_dir, "curves.png"), self.model.encoder.feature_dim,
+                    self.monitor.reference, self.config.rank_floor)
     return self.export(history, time.perf_counter() - started)
 
   def export(self, history, seconds):
-    """Write the encoder-only weights file with its contract and provenance (the main process only)."""
-    path = os.path.join(self.out_dir, WEIGHTS_NAME)
+    """Write the weights file (main process only): the best-rank encoder of the second half, or the last."""
+    path = os.path.join(self.out_dir, runfiles.WEIGHTS_NAME)
     if not self.is_main:
       return path
-    tail = history[-min(len(history), 10):]
-    metadata = {
-      "architecture": ARCHITECTURE, "arguments": self.model.encoder.arguments, "feature_dim": self.model.encoder.feature_dim,
-      "contract": self.config.to_dict()["contract"], "trained": self.iteration > 0,
-      "training": {
-        "method": self.config.method, "config": self.config.to_dict(), "command": self.command,
-        "data": self.data_summary, "device": str(self.device), "processes": distributed.world_size(),
-        "torch": torch.__version__,
-        "iterations": self.iteration, "seconds_this_session": round(seconds, 1),
-        "final_loss_mean10": float(np.mean([r["loss"] for r in tail])) if tail else None,
-        "final_collapse_std_mean10": float(np.mean([r["collapse_std"] for r in tail])) if tail else None,
-      },
-      "license": LICENSE,
-    }
-    weights_io.save(path, self.model.encoder.state_dict(), metadata)
-    return path
+    provenance = {"command": self.command, "data": self.data_summary, "device": str(self.device),
+                  "processes": distributed.world_size(), "iterations": self.iteration,
+                  "seconds_this_session": round(seconds, 1), "rank_untrained": self.monitor.reference,
+                  "rank_last": history_rank(history) if history else None}
+    iteration, rank, state = self.iteration, provenance["rank_last"], self.model.encoder.state_dict()
+    if self.config.export == "best_rank" and history:
+      iteration, rank, state = self.monitor.exported(iteration, rank, state)
+    provenance.update(exported_iteration=iteration, exported_rank=rank)
+    return runfiles.export_weights(self.out_dir, state, self.model.encoder, self.config, provenance, history)
 
 
-def _write_config(path, config):
-  """The full effective config as YAML (tuples as lists)."""
-  import yaml
-
-  with open(path, "w") as stream:
-    yaml.safe_dump(json.loads(json.dumps(config.to_dict())), stream, sort_keys=True)
-
-
-def _read_metrics(path, up_to_iteration):
-  if not os.path.isfile(path):
-    return []
-  with open(path) as stream:
-    records = [json.loads(line) for line in stream if line.strip()]
-  return [r for r in records if r["iteration"] <= up_to_iteration]
-
-
-def _write_metrics(path, records):
-  with open(path, "w") as stream:
-    stream.writelines(json.dumps(r) + "\n" for r in records)
+def history_rank(history):
+  """The latest measured effective rank in the metrics history (nan before the first)."""
+  return next((r["rank"] for r in reversed(history) if "rank" in r), float("nan"))

@@ -1,0 +1,98 @@
+"""Pretext methods: what the training loop optimises the encoder for.
+
+Each method is one object with one interface, so the loop never asks which one it runs:
+- `views`: augmented views per case and iteration;
+- `build(encoder)`: the trainable network around the encoder (its `.encoder` is exported);
+- `fixed_lr_parameters(net)`: parameters kept at the base lr under a decaying schedule;
+- `loss(net, views, batch)`: the global batch's loss, this process's objective, outputs for the
+  collapse indicator, and extra metrics.
+Under torchrun each process holds `batch.share` of the global batch; DistributedDataParallel
+averages gradients over processes, so a process's objective is its share of the global loss x W.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from radiomics_ssl.model import Siam3d
+from radiomics_ssl.train import distributed, rubik
+from radiomics_ssl.train.loss import siam_loss
+
+
+@dataclass
+class Batch:
+  indices: np.ndarray      # the global batch's case indices
+  weights: object          # RE's per-sample weights for the global batch, or None
+  share: slice             # this process's rows of the global batch
+  generator: torch.Generator  # the run's generator, for methods that draw per iteration
+  layout: object           # puts a derived input tensor in the training memory format
+
+
+class Siam3dMethod:
+  """3DSiam (Section 2): two views, Eq. 2 with optional RE weights (sum(w * l) / sum(w))."""
+  name = "siam3d"
+  views = 2
+  trains = True
+
+  def __init__(self, config):
+    self.config = config
+
+  def build(self, encoder):
+    return Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)
+
+  def fixed_lr_parameters(self, net):
+    """SimSiam keeps the predictor's lr constant while the encoder's decays [8]."""
+    return list(net.predictor.parameters()) if self.config.predictor_fixed_lr else []
+
+  def loss(self, net, views, batch):
+    t1, t2, r1, r2 = net(*views)
+    if distributed.world_size() == 1:
+      loss = siam_loss(t1, t2, r1, r2, batch.weights)
+      return loss, loss, torch.cat([r1, r2]), {}
+    total = float(len(batch.indices) if batch.weights is None else np.sum(batch.weights))
+    share = siam_loss(t1, t2, r1, r2, None if batch.weights is None else batch.weights[batch.share], total)
+    outputs = torch.cat([distributed.gather_rows(r1, len(batch.indices)), distributed.gather_rows(r2, len(batch.indices))])
+    return distributed.sum_all(share.detach()), share * distributed.world_size(), outputs, {}
+
+
+class RandomMethod(Siam3dMethod):
+  """The untrained encoder, exported as a baseline with the same architecture and contract."""
+  name = "random"
+  trains = False
+
+
+class RubikMethod:
+  """The Rubik's cube pretext [25] (see train/rubik.py): one view, cut into a 2x2x2 puzzle."""
+  name = "rubik"
+  views = 1
+  trains = True
+
+  def __init__(self, config):
+    self.config = config
+    self.permutations = rubik.permutation_set(config.rubik_permutations, torch.Generator().manual_seed(config.seed))
+
+  def build(self, encoder):
+    return rubik.RubikNet(encoder, len(self.permutations))
+
+  def fixed_lr_parameters(self, net):
+    return []
+
+  def loss(self, net, views, batch):
+    x, global_batch = views[0], len(batch.indices)
+    labels, rotations = rubik.draw_puzzles(global_batch, len(self.permutations), batch.generator)  # for the global batch
+    cubes, labels, rotations = rubik.make_puzzle(x, self.permutations, labels[batch.share], rotations[batch.share])
+    logits, rotation_logits, features = net(batch.layout(cubes))
+    share = rubik.rubik_loss(logits, rotation_logits, labels, rotations) * (len(x) / global_batch)
+    correct = (logits.argmax(1) == labels).float().sum()
+    accuracy = distributed.sum_all(correct.detach()).item() / global_batch
+    per_box = features.detach().reshape(len(x), -1)  # gather whole boxes: shares are counted in boxes
+    outputs = distributed.gather_rows(per_box, global_batch).reshape(-1, features.shape[1])
+    return distributed.sum_all(share.detach()), share * distributed.world_size(), outputs, \
+      {"permutation_accuracy": accuracy}
+
+
+METHODS = {method.name: method for method in (Siam3dMethod, RubikMethod, RandomMethod)}
+
+
+def build_method(config):
+  return METHODS[config.method](config)
