@@ -5,7 +5,7 @@ reads it, and `radiomics_ssl.preprocess` is the one implementation that honours 
 """
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Tuple
+from typing import Optional, Tuple
 
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
@@ -16,6 +16,14 @@ BALANCES = ("none", "re", "se")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("cosine", "constant")
 EXPORTS = ("best_rank", "last")
+
+
+MODALITY_CONTRACTS = {  # what a modality implies for the fields a contract does not set (weights/README.md says why)
+  "any": {},
+  "CT": {"spacing_mm": 2.0, "intensity": "fixed", "window": (-200.0, 300.0)},  # soft-tissue window, HU
+  "PET": {"spacing_mm": 4.0, "intensity": "fixed", "window": (0.0, 30.0)},  # SUV
+  "MR": {"spacing_mm": 3.0, "intensity": "percentile", "window": (0.5, 99.5)},  # relative: the ROI's percentiles
+}
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,9 @@ class Contract:
   layout: 'box' encodes one box centred on the ROI; 'tiles' encodes boxes tiled over the ROI's
     bounding box and averages their features, weighted by the ROI voxels in each.
   """
-  spacing_mm: float = 2.0
-  box: int = 48
-  large_roi: str = "resize"
+  spacing_mm: float = 3.0
+  box: int = 32
+  large_roi: str = "crop"
   intensity: str = "percentile"
   window: Tuple[float, float] = (0.5, 99.5)
   mask_background: bool = False
@@ -57,24 +65,33 @@ class Contract:
     if self.intensity == "percentile":
       _check(0 <= self.window[0] and self.window[1] <= 100, "window", self.window, "percentiles must lie in [0, 100]")
 
+  @classmethod
+  def for_modality(cls, modality="any", **fields):
+    """The contract of `modality` (MODALITY_CONTRACTS), with `fields` overriding it."""
+    _check(modality in MODALITIES, "modality", modality, f"must be one of {MODALITIES}")
+    return cls(**{**MODALITY_CONTRACTS[modality], **fields, "modality": modality})
+
 
 @dataclass(frozen=True)
 class Augment:
   """How a training view is made from a case (see train/augment.py); a range (x, x) or 0 is off.
 
-  The paper's four categories (Fig. 1 and Section 3): affine (rotation, scale, shift), appearance
-  (sharpening, blur), contrast (gamma) and noise. `context` > 1 caches a region that many times the
-  box side, so that `shift` moves the view's window over the ROI at the contract's fixed spacing.
+  The defaults cut views at the contract's fixed physical scale: each view is a box-sized window
+  moved by up to a quarter box over a region 1.5 boxes wide around the ROI, randomly flipped,
+  with no change of size, contrast, texture or intensity, which classical radiomics measures and
+  3DSiam would learn to ignore (results/recipe/ compares the alternatives). The paper's
+  augmentations (Fig. 1, Section 3: rotation +-20 deg, scale 0.7-1.3, shift +-5%, gamma 0.7-1.5,
+  sharpening, blur, noise) are in params/train/paper.yaml.
   """
-  context: float = 1.0
-  rotation_deg: float = 20.0
-  scale: Tuple[float, float] = (0.7, 1.3)
-  shift: float = 0.05  # largest displacement of a view's centre, as a fraction of the box side
-  flip: bool = False
-  gamma: Tuple[float, float] = (0.7, 1.5)
-  sharpen: Tuple[float, float] = (0.0, 1.0)
-  blur_sigma: Tuple[float, float] = (0.0, 1.0)
-  noise_std: Tuple[float, float] = (0.0, 10.0)
+  context: float = 1.5
+  rotation_deg: float = 0.0
+  scale: Tuple[float, float] = (1.0, 1.0)
+  shift: float = 0.25  # largest displacement of a view's centre, as a fraction of the box side
+  flip: bool = True
+  gamma: Tuple[float, float] = (1.0, 1.0)
+  sharpen: Tuple[float, float] = (0.0, 0.0)
+  blur_sigma: Tuple[float, float] = (0.0, 0.0)
+  noise_std: Tuple[float, float] = (0.0, 0.0)
   intensity_shift: float = 0.0  # largest histogram shift, on the [0, 255] scale
   probability: float = 0.5  # chance of each appearance/contrast/noise/histogram transform per view
 
@@ -93,7 +110,7 @@ class TrainConfig:
 
   Optimiser: SimSiam's recipe [8] by default (SGD, momentum 0.9, weight decay 1e-4,
   lr 0.05 * batch / 256, cosine decay, predictor at a constant lr); `optimizer: adam` with
-  `lr_schedule: constant` and lr 1e-2 is the paper's (params/train_paper.yaml).
+  `lr_schedule: constant` and lr 1e-2 is the paper's (params/train/paper.yaml).
   Collapse guard: every `rank_every` iterations the effective rank of the encoder's features over
   up to `rank_cases` cases is measured; below `rank_warn` x the untrained encoder's rank the run
   warns, below `rank_floor` x at two measurements in a row it stops without writing weights.
@@ -120,8 +137,8 @@ class TrainConfig:
   rubik_permutations: int = 24  # method rubik: permutation classes
   balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
   bank_refresh: int = 1  # cases the bank re-encodes per iteration
-  rank_every: int = 25
-  rank_cases: int = 256
+  rank_every: int = 50
+  rank_cases: int = 128
   rank_warn: float = 0.5
   rank_floor: float = 0.25
   export: str = "best_rank"
@@ -167,15 +184,34 @@ class TrainConfig:
   def from_dict(cls, values, source="config"):
     """Build from nested dicts (YAML); unknown keys are errors naming `source`."""
     values = dict(values)
-    nested = {"contract": Contract, "augment": Augment}
-    for key, klass in nested.items():
-      if key in values and not isinstance(values[key], klass):
-        values[key] = _build(klass, values[key], f"{source}: {key}")
+    if "contract" in values and not isinstance(values["contract"], Contract):
+      values["contract"] = _build(Contract.for_modality, values["contract"], f"{source}: contract", Contract)
+    if "augment" in values and not isinstance(values["augment"], Augment):
+      values["augment"] = _build(Augment, values["augment"], f"{source}: augment")
     return _build(cls, values, source)
 
 
-def _build(klass, values, source):
-  known = {f.name for f in dataclasses.fields(klass)}
+@dataclass(frozen=True)
+class Protocol:
+  """The paper's evaluation protocol (Section 3): stratified `n_splits`-fold CV repeated `repeats`
+  times, C of a linear SVM chosen from `c_grid` on an inner `inner_fraction` of each training fold."""
+  n_splits: int = 5
+  repeats: int = 10
+  seed: int = 0
+  label_fraction: float = 1.0
+  class_weight: Optional[str] = None  # None or "balanced"
+  c_grid: Tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
+  inner_fraction: float = 0.2
+
+  def __post_init__(self):
+    if not 0 < self.label_fraction <= 1:
+      raise ValueError(f"label_fraction={self.label_fraction!r} must lie in (0, 1]")
+    if self.class_weight not in (None, "balanced"):
+      raise ValueError(f"class_weight={self.class_weight!r} must be None or 'balanced'")
+
+
+def _build(klass, values, source, fields_of=None):
+  known = {f.name for f in dataclasses.fields(fields_of or klass)}
   unknown = sorted(set(values) - known)
   if unknown:
     raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(known)}")

@@ -7,7 +7,7 @@ def effective_rank(singular_values):
   case x feature matrix. ~1 for a collapsed encoder, up to min(cases, features)."""
   singular = np.asarray(singular_values, dtype=np.float64)
   p = singular[singular > 0] / singular.sum()
-  return float(np.exp(-(p * np.log(p)).sum())) if len(p) else 0.0
+  return float(np.exp(-(p * np.log(p)).sum()))  # a constant matrix: 1
 
 
 def feature_diversity(matrix):

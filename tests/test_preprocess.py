@@ -90,8 +90,9 @@ def test_nan_in_roi_and_absent_label_are_refused():
 def test_real_case_is_deterministic_and_direction_aware(pyradiomics_cases):
   image, mask = load_case(*pyradiomics_cases["breast1"])
   crop = crop_to_roi(image, mask)
-  first = prepare_roi(*crop, 1, Contract(box=24))
-  second = prepare_roi(*crop, 1, Contract(box=24))
+  contract = Contract(box=24, spacing_mm=2.0, large_roi="resize")
+  first = prepare_roi(*crop, 1, contract)
+  second = prepare_roi(*crop, 1, contract)
   np.testing.assert_array_equal(first.box, second.box)
   in_roi = sitk.GetArrayFromImage(crop[1]) == 1
   volume_mm3 = in_roi.sum() * np.prod(crop[0].GetSpacing())

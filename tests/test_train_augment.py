@@ -4,6 +4,9 @@ import torch
 from radiomics_ssl.config import Augment
 from radiomics_ssl.train import augment
 
+PAPER = Augment(context=1.0, rotation_deg=20.0, scale=(0.7, 1.3), shift=0.05, flip=False, gamma=(0.7, 1.5),
+                sharpen=(0.0, 1.0), blur_sigma=(0.0, 1.0), noise_std=(0.0, 10.0))  # params/train/paper.yaml
+
 
 @pytest.fixture
 def batch():
@@ -34,7 +37,7 @@ def test_each_transform_changes_the_batch_and_keeps_its_shape(batch):
 
 
 def test_sampled_parameters_respect_the_ranges():
-  config = Augment()
+  config = PAPER
   params = augment.sample_params(2000, config, torch.Generator().manual_seed(1))
   limit = torch.deg2rad(torch.tensor(config.rotation_deg))
   assert params["rotation"].abs().max() <= limit
@@ -48,7 +51,7 @@ def test_sampled_parameters_respect_the_ranges():
 
 def test_a_seed_replays_exactly(batch):
   def draw():
-    params = augment.sample_params(3, Augment(), torch.Generator().manual_seed(42))
+    params = augment.sample_params(3, PAPER, torch.Generator().manual_seed(42))
     return params, augment.apply(batch, params)
 
   (p1, out1), (p2, out2) = draw(), draw()

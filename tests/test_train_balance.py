@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from radiomics_ssl.train.balance import farthest_pair, kmeans, re_weights, se_select
 
@@ -84,7 +85,7 @@ def test_feature_bank_fills_once_then_refreshes_round_robin():
 
   def encode(indices):  # feature = 100 * encoder version + case index
     calls.append(list(indices))
-    return np.stack([np.full(2, 100.0 * version["value"] + i) for i in indices])
+    return torch.from_numpy(np.stack([np.full(2, 100.0 * version["value"] + i) for i in indices]))
 
   bank = FeatureBank(n_cases=5, per_step=2)
   bank.update(encode, iteration=10, chunk=2)
@@ -100,6 +101,6 @@ def test_feature_bank_fills_once_then_refreshes_round_robin():
   assert bank.lookup(np.array([1]), iteration=13)[1] == 2.0
 
   restored = FeatureBank(n_cases=5, per_step=2)
-  restored.load_state_dict(bank.state_dict())
+  restored.load_state_dict(bank.state_dict(), "cpu")
   np.testing.assert_array_equal(restored.features, bank.features)
   assert restored.cursor == bank.cursor == 1

@@ -14,6 +14,7 @@ from radiomics_ssl import weights as weights_io
 from radiomics_ssl.cases import CaseError
 from radiomics_ssl.config import Contract, TrainConfig
 from radiomics_ssl.train import loop, methods
+from radiomics_ssl.train.augment import region_size
 from radiomics_ssl.train.data import load_training_boxes
 
 TINY = Contract(box=16, spacing_mm=2.0)
@@ -21,7 +22,8 @@ TINY = Contract(box=16, spacing_mm=2.0)
 
 @pytest.fixture(scope="module")
 def boxes(synthetic_cohort, tmp_path_factory):
-  data, summary = load_training_boxes(synthetic_cohort, TINY, str(tmp_path_factory.mktemp("cache")))
+  region = region_size(TINY.box, TrainConfig().augment.context)
+  data, summary = load_training_boxes(synthetic_cohort, TINY, str(tmp_path_factory.mktemp("cache")), size=region)
   return data, summary
 
 

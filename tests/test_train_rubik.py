@@ -39,7 +39,7 @@ def test_puzzle_cubes_are_the_permuted_and_rotated_sub_cubes():
 
 
 def test_rubik_training_exports_an_encoder_in_the_shared_weights_format(tmp_path):
-  boxes = np.random.default_rng(0).uniform(0, 255, (12, 16, 16, 16)).astype(np.float32)
+  boxes = np.random.default_rng(0).uniform(0, 255, (12, 24, 24, 24)).astype(np.float32)  # regions of 1.5 boxes
   config = TrainConfig(contract=Contract(box=16), method="rubik", iterations=3, lr=1e-3, device="cpu")
   path = Trainer(config, boxes, str(tmp_path), data_summary={}).run()
   loaded = weights_io.load(path)

@@ -12,63 +12,73 @@ from pathlib import Path
 
 import click
 
+from radiomics_ssl.config import Protocol
+
+DEFAULT = Protocol()
+DEFAULT_SETS = ("trad", "ssl", "trad+ssl")
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("features", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--labels", "labels_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV with the labels (default: the label column of the first features CSV).")
 @click.option("--label-column", required=True)
 @click.option("--id-column", required=True, help="Case id column of the features CSVs.")
 @click.option("--label-id-column", help="Case id column of the labels CSV (default: --id-column).")
+@click.option("--group-column", help="Column of the features CSV grouping cases (e.g. the patient of several ROIs): "
+                                     "no group is in both the training and the test side of a split.")
+@click.option("--trad", "trad_csv", type=click.Path(exists=True, dir_okay=False),
+              help="CSV with the classical features (default: the first features CSV).")
 @click.option("--names", help="Comma-separated names of the feature CSVs (default: file stems).")
 @click.option("--out", "out_dir", default="evaluation", show_default=True, type=click.Path(file_okay=False))
-@click.option("--repeats", default=10, show_default=True, type=int, help="Repeats of stratified 5-fold CV.")
-@click.option("--folds", default=5, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--label-fraction", default=1.0, show_default=True, type=float, help="Share of each training fold's labels used.")
+@click.option("--repeats", default=DEFAULT.repeats, show_default=True, type=int, help="Repeats of stratified k-fold CV.")
+@click.option("--folds", default=DEFAULT.n_splits, show_default=True, type=int)
+@click.option("--seed", default=DEFAULT.seed, show_default=True, type=int)
+@click.option("--label-fraction", default=DEFAULT.label_fraction, show_default=True, type=float,
+              help="Share of each training fold's labels used.")
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
 @click.option("--positive", default="1", show_default=True, help="Positive class for sensitivity (binary labels).")
-@click.option("--sets", default="trad,ssl,trad+ssl", show_default=True, help="Feature sets to evaluate.")
-def main(features, labels_csv, label_column, id_column, label_id_column, names, out_dir, repeats, folds, seed, label_fraction,
-         class_weight, positive, sets):
+@click.option("--sets", default=",".join(DEFAULT_SETS), show_default=True, help="Feature sets to evaluate.")
+def main(features, labels_csv, label_column, id_column, label_id_column, group_column, trad_csv, names, out_dir,
+         repeats, folds, seed, label_fraction, class_weight, positive, sets):
   """Evaluate trad, ssl and trad+ssl features of FEATURES with a linear SVM and stratified CV."""
   logging.basicConfig(level=logging.WARNING)
   try:
-    text = evaluate(features, labels_csv, label_column, id_column, names.split(",") if names else None, out_dir,
-                    repeats, folds, seed, label_fraction, None if class_weight == "none" else class_weight,
-                    positive, sets.split(","), label_id_column)
+    protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,
+                        class_weight=None if class_weight == "none" else class_weight)
+    text = evaluate(features, labels_csv, label_column, id_column, protocol, names.split(",") if names else None,
+                    out_dir, positive, sets.split(","), label_id_column, trad_csv, group_column)
   except ValueError as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)
   click.echo(text)
 
 
-def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir="evaluation", repeats=10, folds=5,
-             seed=0, label_fraction=1.0, class_weight=None, positive="1", sets=("trad", "ssl", "trad+ssl"),
-             label_id_column=None):
+def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, names=None, out_dir="evaluation",
+             positive="1", sets=DEFAULT_SETS, label_id_column=None, trad_csv=None, group_column=None):
   """Run the protocol for every feature set; writes tables, predictions and plots; returns the markdown."""
   import numpy as np
   from tqdm import tqdm
 
-  from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels
-  from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
+  from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels, read_column, read_csv
+  from radiomics_ssl.evaluate.protocol import cross_validate, metrics
   from radiomics_ssl.evaluate.report import plot_correlation_density, plot_roc, write_predictions, write_tables
 
   names = names or [Path(f).stem for f in features]
   if len(names) != len(features):
     raise ValueError(f"--names has {len(names)} entries for {len(features)} feature CSVs")
-  labels, dropped = load_labels(labels_csv, label_id_column or id_column, label_column)
+  trad_csv = trad_csv or features[0]
+  labels, dropped = load_labels(labels_csv or trad_csv, label_id_column or id_column, label_column)
   if dropped:
     click.echo(f"Note: {len(dropped)} case(s) without a {label_column} label dropped: {', '.join(dropped)}", err=True)
-  protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,
-                      class_weight=class_weight)
   ids, trad = None, None
   if any(name.startswith("trad") for name in sets):
-    ids, trad, _ = feature_matrix(features[0], id_column, labels, is_trad)
-  candidates = {}
-  if "trad" in sets:
-    candidates["trad"] = trad
+    ids, trad, _ = feature_matrix(trad_csv, id_column, labels, is_trad)
+  candidates = {"trad": trad} if "trad" in sets else {}
   ssl_matrices = {}
   for name, path in zip(names, features):
+    if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
+      continue  # the classical-features CSV given as the first FEATURES
     ssl_ids, ssl, _ = feature_matrix(path, id_column, labels, is_ssl)
     if ids is not None and ssl_ids != ids:
       order = {case: i for i, case in enumerate(ssl_ids)}
@@ -80,23 +90,27 @@ def evaluate(features, labels_csv, label_column, id_column, names=None, out_dir=
     if "trad+ssl" in sets:
       candidates[f"trad+ssl [{name}]"] = np.hstack([trad, ssl])
   y = np.array([labels[case] for case in ids])
+  groups = None if group_column is None else np.array(read_column(trad_csv, group_column, id_column, ids))
   if len(set(y)) == 2 and positive not in set(y):
     raise ValueError(f"--positive {positive!r} is not one of the {label_column} labels {sorted(set(y))}")
   counts = {label: int(np.sum(y == label)) for label in sorted(set(y))}
-  if min(counts.values()) < folds:
-    raise ValueError(f"class counts {counts}: every class needs at least {folds} cases for {folds}-fold CV")
+  if min(counts.values()) < protocol.n_splits:
+    raise ValueError(f"class counts {counts}: every class needs at least {protocol.n_splits} cases for "
+                     f"{protocol.n_splits}-fold CV")
   os.makedirs(out_dir, exist_ok=True)
   results, records_by_set = [], {}
   for label, matrix in tqdm(candidates.items(), desc="feature sets", disable=None):
-    records_by_set[label] = cross_validate(matrix, y, protocol)
+    records_by_set[label] = cross_validate(matrix, y, protocol, groups)
     results.append((label, matrix.shape[1], metrics(records_by_set[label], positive=positive)))
-  title = (f"{label_column}: n={len(y)} {counts}, {folds}-fold stratified CV x {repeats} repeats, "
-           f"label fraction {label_fraction:g}, class weight {class_weight or 'none'}")
+  title = (f"{label_column}: n={len(y)} {counts}, {protocol.n_splits}-fold stratified CV x {protocol.repeats} repeats"
+           f"{f', grouped by {group_column}' if group_column else ''}, label fraction {protocol.label_fraction:g}, "
+           f"class weight {protocol.class_weight or 'none'}")
   text = write_tables(results, out_dir, title)
   write_predictions(records_by_set, ids, out_dir)
   if len(counts) == 2:
     plot_roc(records_by_set, positive, os.path.join(out_dir, "roc.png"))
-  plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
+  if ssl_matrices:
+    plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
   return text
 
 

@@ -60,6 +60,15 @@ def feature_matrix(path, id_column, labels, select):
   return [row[id_column] for row in keep], matrix, chosen
 
 
+def read_column(path, column, id_column, ids):
+  """The values of `column` for the rows whose `id_column` is in `ids`, in that order."""
+  columns, rows = read_csv(path)
+  if column not in columns:
+    raise ValueError(f"{path}: column {column!r} not found (columns: {columns[:8]}...)")
+  by_id = {row[id_column]: row[column] for row in rows}
+  return [by_id[case] for case in ids]
+
+
 def _number(text):
   try:
     return float(text)

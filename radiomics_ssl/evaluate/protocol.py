@@ -5,33 +5,15 @@ seeds, and C chosen on "20% of training data" inside each fold, so scaling and C
 test fold. An optional label fraction keeps only that share of each training fold's labels
 (Table 2's "50% labels" columns).
 """
-from dataclasses import dataclass
-from typing import Optional, Tuple
-
 import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-
-@dataclass(frozen=True)
-class Protocol:
-  n_splits: int = 5
-  repeats: int = 10
-  seed: int = 0
-  label_fraction: float = 1.0
-  class_weight: Optional[str] = None  # None or "balanced"
-  c_grid: Tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
-  inner_fraction: float = 0.2
-
-  def __post_init__(self):
-    if not 0 < self.label_fraction <= 1:
-      raise ValueError(f"label_fraction={self.label_fraction!r} must lie in (0, 1]")
-    if self.class_weight not in (None, "balanced"):
-      raise ValueError(f"class_weight={self.class_weight!r} must be None or 'balanced'")
+from radiomics_ssl.config import Protocol  # noqa: F401  (the protocol's settings live with every other default)
 
 
 def make_classifier(c, class_weight=None):
@@ -40,10 +22,14 @@ def make_classifier(c, class_weight=None):
                        LinearSVC(C=c, class_weight=class_weight, max_iter=20000))
 
 
-def choose_c(x, y, protocol, seed):
-  """Best C by balanced accuracy on an inner stratified 20% split of the training fold."""
-  splitter = StratifiedShuffleSplit(n_splits=1, test_size=protocol.inner_fraction, random_state=seed)
-  inner_train, inner_val = next(splitter.split(x, y))
+def choose_c(x, y, protocol, seed, groups=None):
+  """Best C by balanced accuracy on an inner stratified 20% split of the training fold (whole groups
+  on either side when `groups` is given)."""
+  if groups is None:
+    splitter = StratifiedShuffleSplit(n_splits=1, test_size=protocol.inner_fraction, random_state=seed)
+  else:
+    splitter = StratifiedGroupKFold(n_splits=round(1 / protocol.inner_fraction), shuffle=True, random_state=seed)
+  inner_train, inner_val = next(splitter.split(x, y, groups))
   scores = []
   for c in protocol.c_grid:
     model = make_classifier(c, protocol.class_weight).fit(x[inner_train], y[inner_train])
@@ -59,14 +45,16 @@ def label_subset(train, y, fraction, seed):
   return np.sort(keep)
 
 
-def splits(y, protocol):
+def splits(y, protocol, groups=None):
   """The repeated stratified folds every row of a table shares -> (repeat, fold, train, test, fold
-  seed), with each training fold already reduced to the protocol's label fraction."""
+  seed), with each training fold already reduced to the protocol's label fraction. With `groups`
+  (e.g. the patient of each ROI), no group is on both sides of a split."""
   y = np.asarray(y)
   for repeat in range(protocol.repeats):
     seed = protocol.seed + repeat
-    folds = StratifiedKFold(n_splits=protocol.n_splits, shuffle=True, random_state=seed)
-    for fold, (train, test) in enumerate(folds.split(np.zeros(len(y)), y)):
+    folds = (StratifiedKFold if groups is None else StratifiedGroupKFold)(
+      n_splits=protocol.n_splits, shuffle=True, random_state=seed)
+    for fold, (train, test) in enumerate(folds.split(np.zeros(len(y)), y, groups)):
       fold_seed = seed * 100 + fold
       yield repeat, fold, label_subset(train, y, protocol.label_fraction, fold_seed), test, fold_seed
 
@@ -77,12 +65,13 @@ def fold_records(repeat, fold, test, y, predicted, scores, classes, n_train, c=N
            "score": scores[row], "C": c, "classes": classes, "n_train": n_train} for row, index in enumerate(test)]
 
 
-def cross_validate(x, y, protocol=Protocol()):
+def cross_validate(x, y, protocol=Protocol(), groups=None):
   """-> list of per-sample out-of-fold predictions: dicts of repeat, fold, index, y_true, y_pred, score, C."""
   x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+  groups = None if groups is None else np.asarray(groups)
   records = []
-  for repeat, fold, train, test, fold_seed in splits(y, protocol):
-    c = choose_c(x[train], y[train], protocol, fold_seed)
+  for repeat, fold, train, test, fold_seed in splits(y, protocol, groups):
+    c = choose_c(x[train], y[train], protocol, fold_seed, None if groups is None else groups[train])
     model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
     scores = model.decision_function(x[test]).tolist()
     records += fold_records(repeat, fold, test, y, model.predict(x[test]), scores, model.classes_.tolist(),

@@ -21,7 +21,7 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.argument("cases_csv", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (weights, checkpoint, metrics, plots).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="YAML with TrainConfig fields (params/train_paper.yaml holds the paper's settings).")
+              help="YAML with TrainConfig fields (params/train/paper.yaml holds the paper's settings).")
 @click.option("--method", type=click.Choice(defaults.METHODS),
               help="siam3d (default); rubik: the Rubik's cube pretext [25]; random: export the untrained encoder (baselines).")
 @click.option("--balance", type=click.Choice(defaults.BALANCES), help="Imbalance module (default none).")

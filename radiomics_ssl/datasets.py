@@ -1,0 +1,100 @@
+"""Batch CSVs for the public cohorts this project trains and validates on, in their released layout.
+
+- `sts`: the IBSI release of TCIA Soft-tissue-Sarcoma (51 patients; `STS_xxx/MR_T1_*`, `PET_*`,
+  `labels.csv` with grade and grade_high).
+- `pyradiomics`: pyradiomics' five test cases (`<name>_image.nrrd`, `<name>_label.nrrd`).
+- `openkbp`: OpenKBP head-and-neck CTs (`pt_N/ct.nii.gz`, `ptv70.nii.gz`, `organs.nii.gz`, and
+  `cases.csv` with the challenge's split).
+
+Every row has `ID`, `Image`, `Mask` and `Label` (pyradiomics' batch columns) plus `Patient` and
+`Cohort`, so that features of several ROIs per patient can be grouped by patient.
+
+  python -m radiomics_ssl.datasets ../shared/data cases.csv --cohort sts-pet
+"""
+import argparse
+import csv
+import os
+from pathlib import Path
+
+PYRADIOMICS_CASES = {"brain1": "MR", "brain2": "MR", "breast1": "MR", "lung1": "CT", "lung2": "CT"}
+OPENKBP_ORGANS = {1: "Brainstem", 2: "SpinalCord", 3: "RightParotid", 4: "LeftParotid", 5: "Esophagus", 6: "Larynx",
+                  7: "Mandible"}
+COHORTS = ("sts-mr", "sts-pet", "pyradiomics", "pyradiomics-mr", "pyradiomics-ct", "openkbp-ptv", "openkbp-organs")
+COLUMNS = ["ID", "Patient", "Cohort", "Image", "Mask", "Label"]
+
+
+def _row(case_id, patient, cohort, image, mask, label=1):
+  return {"ID": case_id, "Patient": patient, "Cohort": cohort, "Image": str(image), "Mask": str(mask), "Label": label}
+
+
+def sts_rows(data_dir, modality):
+  """One row per STS patient; modality 'MR_T1' or 'PET'. IDs are the patient ids of labels.csv."""
+  folder = Path(data_dir) / "sts"
+  return [_row(case.name, case.name, f"sts-{modality.lower()}", case / f"{modality}_image.nii.gz",
+               case / f"{modality}_mask.nii.gz") for case in sorted(folder.glob("STS_*"))]
+
+
+def pyradiomics_rows(data_dir, modality=None):
+  folder = Path(data_dir) / "pyradiomics"
+  return [_row(name, name, "pyradiomics", folder / f"{name}_image.nrrd", folder / f"{name}_label.nrrd")
+          for name, kind in PYRADIOMICS_CASES.items() if modality in (None, kind)]
+
+
+def openkbp_rows(data_dir, splits=("train", "validation", "test"), rois=("ptv70",)):
+  """Rows for the OpenKBP patients of `splits`: the PTV70 (label 1 of ptv70.nii.gz) and, with
+  'organs' in `rois`, every organ contoured in that patient's organs.nii.gz (one row per label)."""
+  import numpy as np
+  import SimpleITK as sitk
+
+  folder = Path(data_dir) / "openkbp"
+  with open(folder / "cases.csv", newline="") as stream:
+    patients = [row["patient"] for row in csv.DictReader(stream) if row["split"] in splits]
+  rows = []
+  for patient in patients:
+    ct = folder / patient / "ct.nii.gz"
+    if "ptv70" in rois:
+      rows.append(_row(f"{patient}-PTV70", patient, "openkbp-ptv", ct, folder / patient / "ptv70.nii.gz"))
+    if "organs" in rois:
+      present = np.unique(sitk.GetArrayViewFromImage(sitk.ReadImage(str(folder / patient / "organs.nii.gz"))))
+      rows += [_row(f"{patient}-{OPENKBP_ORGANS[label]}", patient, "openkbp-organs", ct,
+                    folder / patient / "organs.nii.gz", int(label)) for label in present if label in OPENKBP_ORGANS]
+  return rows
+
+
+def cohort_rows(data_dir, cohort):
+  """The rows of one of COHORTS."""
+  return {
+    "sts-mr": lambda: sts_rows(data_dir, "MR_T1"),
+    "sts-pet": lambda: sts_rows(data_dir, "PET"),
+    "pyradiomics": lambda: pyradiomics_rows(data_dir),
+    "pyradiomics-mr": lambda: pyradiomics_rows(data_dir, "MR"),
+    "pyradiomics-ct": lambda: pyradiomics_rows(data_dir, "CT"),
+    "openkbp-ptv": lambda: openkbp_rows(data_dir, rois=("ptv70",)),
+    "openkbp-organs": lambda: openkbp_rows(data_dir, rois=("organs",)),
+  }[cohort]()
+
+
+def write_batch_csv(path, rows):
+  """Write rows as a pyradiomics batch CSV; returns the path."""
+  missing = [row["Image"] for row in rows if not os.path.isfile(row["Image"])]
+  if missing or not rows:
+    raise FileNotFoundError(f"{path}: {len(rows)} row(s), missing images {missing[:3]}")
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, "w", newline="") as stream:
+    writer = csv.DictWriter(stream, COLUMNS + [c for c in rows[0] if c not in COLUMNS])
+    writer.writeheader()
+    writer.writerows(rows)
+  return str(path)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("data_dir")
+  parser.add_argument("out_csv")
+  parser.add_argument("--cohort", action="append", choices=COHORTS, required=True, help="repeat to concatenate")
+  args = parser.parse_args()
+  print(write_batch_csv(args.out_csv, sum((cohort_rows(args.data_dir, c) for c in args.cohort), [])))
+
+
+if __name__ == "__main__":
+  main()
