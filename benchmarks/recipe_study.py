@@ -1,0 +1,279 @@
+"""Issue 13's recipe study: which training recipe gives ssl features worth their columns.
+
+  python benchmarks/recipe_study.py --out results/recipe --stage candidates   # PET and MR, R1-R5, 2 seeds
+  python benchmarks/recipe_study.py --out results/recipe --stage ct           # CT: PTV70 only vs + organs
+  python benchmarks/recipe_study.py --out results/recipe --stage report       # tables from what has run
+
+The decisions (contracts, candidates, selection rule, the CT probe task) were written down before
+the first run: results/recipe/PREREGISTRATION.md. Everything goes through the public command lines
+(`radiomics-ssl-train`, `pyradiomicsssl`, `radiomics-ssl-evaluate`), so every number in the report
+has a command; finished steps are reused, so the script can be stopped and started again.
+"""
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PAPER_AUGMENT = {"context": 1.0, "rotation_deg": 20.0, "scale": [0.7, 1.3], "shift": 0.05, "flip": False,
+                 "gamma": [0.7, 1.5], "sharpen": [0.0, 1.0], "blur_sigma": [0.0, 1.0], "noise_std": [0.0, 10.0]}
+CANDIDATES = {  # name -> TrainConfig fields beyond the defaults (R3 is the defaults)
+  "R1-adam-paper": {"optimizer": "adam", "lr": 1e-4, "lr_schedule": "constant", "augment": PAPER_AUGMENT},
+  "R2-sgd-paper": {"augment": PAPER_AUGMENT},
+  "R3-sgd-crop": {},
+  "R4-sgd-rrc": {"augment": {"scale": [0.7, 1.3]}},
+  "R5-sgd-crop-int": {"augment": {"gamma": [0.7, 1.5], "intensity_shift": 10.0}},
+}
+MODALITIES = {  # name -> (contract modality, pretraining cohorts, evaluation cohort)
+  "PET": ("PET", ["sts-pet"], "sts-pet"),
+  "MR": ("MR", ["sts-mr", "pyradiomics-mr"], "sts-mr"),
+}
+CT_SETS = {"CT-ptv": ("ptv70",), "CT-all": ("ptv70", "organs")}  # OpenKBP ROIs of the CT pretraining sets
+
+
+class Study:
+
+  def __init__(self, out, data, iterations, repeats):
+    self.out, self.data, self.iterations, self.repeats = Path(out), Path(data), iterations, repeats
+    self.work = self.out / "work"
+    self.work.mkdir(parents=True, exist_ok=True)
+    self.log_path = self.out / "commands.jsonl"
+
+  # -- plumbing ----------------------------------------------------------------------------
+  def sh(self, *args):
+    """Run a command, log it with its wall time, fail loudly."""
+    command = [str(a) for a in args]
+    print("$", " ".join(command), flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command)
+    seconds = time.perf_counter() - started
+    with open(self.log_path, "a") as log:
+      log.write(json.dumps({"command": " ".join(command), "seconds": round(seconds, 1), "exit": result.returncode}) + "\n")
+    if result.returncode != 0:
+      raise SystemExit(f"command failed with exit code {result.returncode}: {' '.join(command)}")
+    return seconds
+
+  def cohort_csv(self, name, cohorts):
+    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
+
+    path = self.work / f"{name}.csv"
+    if not path.is_file():
+      write_batch_csv(path, sum((cohort_rows(self.data, c) for c in cohorts), []))
+    return path
+
+  def config_file(self, candidate):
+    path = self.out / "configs" / f"{candidate}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(CANDIDATES[candidate], sort_keys=True) if CANDIDATES[candidate] else "{}\n")
+    return path
+
+  def train(self, name, modality, csv_path, candidate, seed, iterations):
+    run = self.out / "runs" / f"{name}-{candidate}-s{seed}"
+    if not (run / "weights.safetensors").is_file():
+      self.sh("radiomics-ssl-train", csv_path, "--out", run, "--modality", modality, "--config", self.config_file(candidate),
+              "--iterations", iterations, "--seed", seed, "--cache", self.work / f"cache-{name}")
+    return run / "weights.safetensors"
+
+  def random_init(self, name, modality, csv_path):
+    run = self.out / "runs" / f"{name}-random-init"
+    if not (run / "weights.safetensors").is_file():
+      self.sh("radiomics-ssl-train", csv_path, "--out", run, "--method", "random", "--modality", modality,
+              "--seed", "0", "--cache", self.work / f"cache-{name}")
+    return run / "weights.safetensors"
+
+  def extract(self, eval_csv, weights, name):
+    target = self.out / "features" / f"{name}.csv"
+    target.parent.mkdir(exist_ok=True)
+    if not target.is_file():
+      self.sh("pyradiomicsssl", eval_csv, "--param", REPO / "params" / "ssl_only.yaml", "--setting",
+              f"sslWeights:{weights}", "--jobs", "2", "--format", "csv", "--out", target)
+    return target
+
+  def classical(self, eval_csv, name):
+    target = self.out / "features" / f"{name}-classical.csv"
+    target.parent.mkdir(exist_ok=True)
+    if not target.is_file():
+      params = yaml.safe_load(open(REPO / "params" / "ssl.yaml"))
+      params["featureClass"].pop("ssl")
+      params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
+      param_file = self.work / "classical.yaml"
+      param_file.write_text(yaml.safe_dump(params))
+      self.sh("pyradiomicsssl", eval_csv, "--param", param_file, "--jobs", "2", "--format", "csv", "--out", target)
+    return target
+
+  # -- stages ------------------------------------------------------------------------------
+  def candidates(self, seeds):
+    for modality, (kind, cohorts, _) in MODALITIES.items():
+      self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))
+    for seed in seeds:
+      for modality, (kind, cohorts, _) in MODALITIES.items():
+        for candidate in CANDIDATES:
+          self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
+
+  def derived(self, modality, candidate, seed):
+    """R3's encoder extracted as tiles, and its last (not best-rank) encoder, as weights files."""
+    from radiomics_ssl import weights as weights_io
+
+    run = self.out / "runs" / f"{modality}-{candidate}-s{seed}"
+    source = weights_io.load(str(run / "weights.safetensors"))
+    tiles = run / "weights-tiles.safetensors"
+    if not tiles.is_file():
+      metadata = dict(source.metadata, contract=dict(source.metadata["contract"], layout="tiles"),
+                      derived_from=f"{source.sha256}: the same encoder, contract layout 'tiles'")
+      weights_io.save(str(tiles), {k: _tensor(v) for k, v in source.tensors.items()}, metadata)
+    last = run / "weights-last.safetensors"
+    if not last.is_file():
+      import torch
+
+      state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+      encoder = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+      metadata = dict(source.metadata, derived_from=f"{source.sha256}: the run's last encoder instead of the best-rank one")
+      weights_io.save(str(last), encoder, metadata)
+    return {"tiles": tiles, "last": last}
+
+  def evaluate_modality(self, modality, seeds):
+    """Extract every finished run's features on the evaluation cohort and evaluate them together."""
+    from radiomics_ssl.diversity import feature_diversity
+
+    kind, cohorts, eval_cohort = MODALITIES[modality]
+    eval_csv = self.cohort_csv(f"eval-{modality}", [eval_cohort])
+    trad = self.classical(eval_csv, modality)
+    files = {"random-init": self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))}
+    for seed in seeds:
+      for candidate in CANDIDATES:
+        weights = self.out / "runs" / f"{modality}-{candidate}-s{seed}" / "weights.safetensors"
+        if weights.is_file():
+          files[f"{candidate}-s{seed}"] = weights
+          if candidate == "R3-sgd-crop":
+            files.update({f"{candidate}-{kind}-s{seed}": path for kind, path in self.derived(modality, candidate, seed).items()})
+    features = {name: self.extract(eval_csv, path, f"{modality}-{name}") for name, path in files.items()}
+    ranks = {name: feature_diversity(_ssl_matrix(path)) for name, path in features.items()}
+    folder = self.out / "eval" / modality
+    self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
+            "--labels", self.data / "sts" / "labels.csv", "--label-column", "grade_high", "--id-column", "ID",
+            "--label-id-column", "patient_id", "--repeats", self.repeats, "--out", folder)
+    return ranks, _read_results(folder / "results.csv")
+
+  def ct_csvs(self):
+    """Pretraining CSVs (OpenKBP train+validation patients, PTV70 only or with every organ, plus the
+    pyradiomics lung CTs) and the probe CSV (every organ of the held-out test-split patients)."""
+    from radiomics_ssl.datasets import openkbp_rows, pyradiomics_rows, write_batch_csv
+
+    paths = {name: self.work / f"train-{name}.csv" for name in CT_SETS}
+    for name, rois in CT_SETS.items():
+      if not paths[name].is_file():
+        write_batch_csv(paths[name], openkbp_rows(self.data, ("train", "validation"), rois) + pyradiomics_rows(self.data, "CT"))
+    probe = self.work / "probe-CT.csv"
+    if not probe.is_file():
+      write_batch_csv(probe, openkbp_rows(self.data, ("test",), ("organs",)))
+    return paths, probe
+
+  def ct(self, iterations):
+    paths, _ = self.ct_csvs()
+    self.random_init("CT-all", "CT", paths["CT-all"])
+    for name, path in paths.items():
+      self.train(name, "CT", path, "R3-sgd-crop", 0, iterations)
+
+  def evaluate_ct(self):
+    from radiomics_ssl.diversity import feature_diversity
+
+    _, probe_csv = self.ct_csvs()
+    trad = self.classical(probe_csv, "CT-probe")
+    files = {"random-init": self.out / "runs" / "CT-all-random-init" / "weights.safetensors"}
+    files.update({name: self.out / "runs" / f"{name}-R3-sgd-crop-s0" / "weights.safetensors" for name in ("CT-ptv", "CT-all")})
+    features = {name: self.extract(probe_csv, path, f"CT-probe-{name}") for name, path in files.items() if path.is_file()}
+    ranks = {name: feature_diversity(_ssl_matrix(path)) for name, path in features.items()}
+    folder = self.out / "eval" / "CT-organs"
+    self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
+            "--label-column", "Label", "--id-column", "ID", "--group-column", "Patient", "--repeats", self.repeats,
+            "--out", folder)
+    return ranks, _read_results(folder / "results.csv")
+
+
+def _tensor(array):
+  import torch
+
+  return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _ssl_matrix(path):
+  with open(path, newline="") as stream:
+    rows = list(csv.DictReader(stream))
+  return np.array([[float(r[f"original_ssl_{i}"]) for i in range(256)] for r in rows])
+
+
+def _read_results(path):
+  with open(path, newline="") as stream:
+    return {row["feature_set"]: row for row in csv.DictReader(stream)}
+
+
+def _cell(row, metric):
+  return f"{float(row[f'{metric}_mean']):.3f} ± {float(row[f'{metric}_sd']):.3f}" if row else ""
+
+
+def report(study, seeds):
+  lines = ["# Recipe study (issue 13)\n", "Decisions made before any run: [PREREGISTRATION.md](PREREGISTRATION.md). "
+           f"Every run: `--iterations {study.iterations}`; evaluation: STS grade_high, {study.repeats} x stratified "
+           "5-fold CV, linear SVM (`radiomics-ssl-evaluate`). Commands and wall times: `commands.jsonl`.\n"]
+  summary = {}
+  for modality in MODALITIES:
+    ranks, results = study.evaluate_modality(modality, seeds)
+    reference = ranks["random-init"][1]
+    lines += [f"\n## {modality}\n", f"trad AUC {_cell(results.get('trad'), 'auc')}; random-init rank {reference:.1f}\n",
+              "| encoder | dims varying | effective rank | / random | ssl AUC | ssl sens / spec | trad+ssl AUC |",
+              "|---|---|---|---|---|---|---|"]
+    for name, (share, rank) in ranks.items():
+      ssl, both = results.get(f"ssl [{name}]"), results.get(f"trad+ssl [{name}]")
+      lines.append(f"| {name} | {100 * share:.0f}% | {rank:.1f} | {rank / reference:.2f} | {_cell(ssl, 'auc')} | "
+                   f"{float(ssl['sensitivity_mean']):.2f} / {float(ssl['specificity_mean']):.2f} | {_cell(both, 'auc')} |")
+      summary.setdefault(name.rsplit("-s", 1)[0], {}).setdefault(modality, []).append(
+        (float(ssl["auc_mean"]), float(both["auc_mean"]), rank / reference))
+  lines += ["\n## Mean over seeds (the selection rule's quantity: ssl AUC averaged over PET and MR)\n",
+            "| encoder | PET ssl AUC | MR ssl AUC | mean ssl AUC | mean trad+ssl AUC | min rank / random |",
+            "|---|---|---|---|---|---|"]
+  for name, by_modality in summary.items():
+    means = {m: np.mean([v[0] for v in values], axis=0) for m, values in by_modality.items()}
+    both = np.mean([v[1] for values in by_modality.values() for v in values])
+    worst = min(v[2] for values in by_modality.values() for v in values)
+    lines.append(f"| {name} | {means.get('PET', np.nan):.3f} | {means.get('MR', np.nan):.3f} | "
+                 f"{np.mean(list(means.values())):.3f} | {both:.3f} | {worst:.2f} |")
+  if (study.out / "runs" / "CT-all-R3-sgd-crop-s0" / "weights.safetensors").is_file():
+    ranks, results = study.evaluate_ct()
+    lines += ["\n## CT: organ identity on held-out OpenKBP test-split patients (grouped by patient)\n",
+              "| features | dims varying | effective rank | accuracy | minor-class accuracy |", "|---|---|---|---|---|",
+              f"| trad | | | {_cell(results.get('trad'), 'accuracy')} | {_cell(results.get('trad'), 'minor_class_accuracy')} |"]
+    for name, (share, rank) in ranks.items():
+      for kind in ("ssl", "trad+ssl"):
+        row = results.get(f"{kind} [{name}]")
+        lines.append(f"| {kind} [{name}] | {100 * share:.0f}% | {rank:.1f} | {_cell(row, 'accuracy')} | "
+                     f"{_cell(row, 'minor_class_accuracy')} |")
+  (study.out / "README.md").write_text("\n".join(lines) + "\n")
+  print("\n".join(lines))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--out", default=str(REPO / "results" / "recipe"))
+  parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+  parser.add_argument("--stage", choices=["candidates", "ct", "report"], required=True)
+  parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+  parser.add_argument("--iterations", type=int, default=400)
+  parser.add_argument("--ct-iterations", type=int, default=1000)
+  parser.add_argument("--repeats", type=int, default=10)
+  args = parser.parse_args()
+  study = Study(args.out, args.data, args.iterations, args.repeats)
+  if args.stage == "candidates":
+    study.candidates(args.seeds)
+  elif args.stage == "ct":
+    study.ct(args.ct_iterations)
+  report(study, args.seeds)
+
+
+if __name__ == "__main__":
+  sys.exit(main())
