@@ -91,8 +91,10 @@ class Study:
     target = self.out / "features" / f"{name}.csv"
     target.parent.mkdir(exist_ok=True)
     if not target.is_file():
+      partial = target.with_suffix(".partial")
       self.sh("pyradiomicsssl", eval_csv, "--param", REPO / "params" / "ssl_only.yaml", "--setting",
-              f"sslWeights:{weights}", "--jobs", "2", "--format", "csv", "--out", target)
+              f"sslWeights:{weights}", "--jobs", "2", "--format", "csv", "--out", partial)
+      partial.replace(target)  # only a complete extraction is reused
     return target
 
   def classical(self, eval_csv, name):
@@ -104,7 +106,9 @@ class Study:
       params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
       param_file = self.work / "classical.yaml"
       param_file.write_text(yaml.safe_dump(params))
-      self.sh("pyradiomicsssl", eval_csv, "--param", param_file, "--jobs", "2", "--format", "csv", "--out", target)
+      partial = target.with_suffix(".partial")
+      self.sh("pyradiomicsssl", eval_csv, "--param", param_file, "--jobs", "2", "--format", "csv", "--out", partial)
+      partial.replace(target)
     return target
 
   # -- stages ------------------------------------------------------------------------------
@@ -199,7 +203,7 @@ class Study:
 def _tensor(array):
   import torch
 
-  return torch.from_numpy(np.ascontiguousarray(array))
+  return torch.from_numpy(np.array(array))  # a copy that keeps 0-d tensors 0-d
 
 
 def _ssl_matrix(path):
