@@ -58,11 +58,11 @@ def read_image(path, role):
     raise CaseError(f"{path}: cannot read {role} ({first_line})") from None
 
 
-def load_case(image_path, mask_path, label=1):
-  """Read an image and mask and refuse inputs that would give garbage features."""
+def load_case(image_path, mask_path, label=1, correct_mask=False):
+  """Read an image and mask and refuse inputs that would give garbage features (see preprocess.check_roi)."""
   image, mask = read_image(image_path, "image"), read_image(mask_path, "mask")
   try:
-    check_roi(image, mask, label)
+    check_roi(image, mask, label, correct_mask)
   except RoiError as error:
     raise CaseError(f"{image_path if error.role == 'image' else mask_path}: {error}") from None
   return image, mask

@@ -234,7 +234,7 @@ def extract_case(case_index, case, extractor, out_dir=None, deferred=False):
   try:
     label = case_label(case, default=extractor.settings.get("label", 1))
     channel = case.get("Label_channel")
-    image, mask = load_case(case["Image"], case["Mask"], label)
+    image, mask = load_case(case["Image"], case["Mask"], label, extractor.settings.get("correctMask", False))
     vector.update(extractor.execute(image, mask, label, int(channel) if channel else None))
   except (KeyboardInterrupt, SystemExit):
     raise

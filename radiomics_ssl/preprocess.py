@@ -43,16 +43,20 @@ class RoiError(ValueError):
     self.role = role
 
 
-def check_roi(image, mask, label):
-  """Refuse inputs that would give garbage features: not 3D, label absent, NaN or inf in the ROI."""
+def check_roi(image, mask, label, correct_mask=False):
+  """Refuse inputs that would give garbage features: not 3D, a mask on another grid (unless
+  pyradiomics' `correctMask` will resample it), label absent, NaN or inf in the ROI."""
   for role, item in (("image", image), ("mask", mask)):
     if item.GetDimension() != 3:
       raise RoiError(role, f"{role} is {item.GetDimension()}D; 3D volumes are required")
+  if image.GetSize() != mask.GetSize() and not correct_mask:
+    raise RoiError("mask", f"image/mask geometry mismatch: mask size {list(mask.GetSize())} vs image size "
+                           f"{list(image.GetSize())} (pyradiomics' correctMask setting resamples the mask)")
   labels = sitk.GetArrayViewFromImage(mask)
   in_roi = labels == label
   if not in_roi.any():
     raise RoiError("mask", f"label {label} is absent from the mask (labels present: {np.unique(labels).tolist()[:10]})")
-  if image.GetSize() == mask.GetSize():  # else pyradiomics reports the geometry mismatch
+  if image.GetSize() == mask.GetSize():  # else pyradiomics resamples the mask first (correctMask)
     values = sitk.GetArrayViewFromImage(image)[in_roi]
     bad = np.count_nonzero(~np.isfinite(values)) if values.dtype.kind == "f" else 0
     if bad:

@@ -40,3 +40,52 @@ def make_untrained_weights(path, box=16, seed=0, **contract):
 def run(*args, cwd=None, timeout=900):
   """Run a command (console scripts of this package included); returns CompletedProcess."""
   return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def write_image(array, path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
+  import SimpleITK as sitk
+
+  image = sitk.GetImageFromArray(array)
+  image.SetSpacing(spacing[: image.GetDimension()])
+  image.SetOrigin(origin[: image.GetDimension()])
+  sitk.WriteImage(image, str(path))
+  return str(path)
+
+
+def bad_cases(folder):
+  """Image/mask pairs with every defect the extractor and the trainer must name: {case id: (image,
+  mask)} with a good case first and last, and {case id: the problem expected in the report}."""
+  import numpy as np
+
+  rng = np.random.default_rng(0)
+  pixels = rng.normal(100, 20, (24, 32, 32)).astype(np.float32)
+  roi = np.zeros((24, 32, 32), np.uint8)
+  roi[8:16, 10:22, 10:22] = 1
+  nan_pixels = pixels.copy()
+  nan_pixels[12, 15, 15] = np.nan
+  image = write_image(pixels, folder / "image.nii.gz")
+  mask = write_image(roi, folder / "mask.nii.gz")
+  (folder / "broken.nii.gz").write_bytes(b"not an image")
+  cases = {
+    "good": (image, mask),
+    "missing": (str(folder / "absent.nii.gz"), mask),
+    "unreadable": (str(folder / "broken.nii.gz"), mask),
+    "empty": (image, write_image(np.zeros_like(roi), folder / "empty_mask.nii.gz")),
+    "label": (image, write_image(roi * 2, folder / "label2_mask.nii.gz")),
+    "geometry": (image, write_image(roi, folder / "moved_mask.nii.gz", origin=(30.0, 0.0, 0.0))),
+    "size": (image, write_image(roi[:20], folder / "short_mask.nii.gz")),
+    "nan": (write_image(nan_pixels, folder / "nan_image.nrrd"), mask),  # ITK NIfTI writing drops NaN
+    "flat": (write_image(pixels[12], folder / "slice_image.nii.gz"), write_image(roi[12], folder / "slice_mask.nii.gz")),
+    "good_again": (image, mask),
+  }
+  problems = {
+    "missing": "absent.nii.gz: image file does not exist",
+    "unreadable": "broken.nii.gz: cannot read image",
+    "empty": "empty_mask.nii.gz: label 1 is absent from the mask",
+    "label": "label2_mask.nii.gz: label 1 is absent from the mask (labels present: [0, 2])",
+    "geometry": "geometry mismatch",
+    "size": "short_mask.nii.gz: image/mask geometry mismatch: mask size [32, 32, 20] vs image size [32, 32, 24]",
+    "nan": "nan_image.nrrd: 1 NaN or infinite voxel(s) inside the ROI",
+    "flat": "slice_image.nii.gz: image is 2D",
+  }
+  return cases, problems

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 import torch
 import yaml
 
-from helpers import PARAMS, make_untrained_weights, run
+from helpers import PARAMS, bad_cases, make_untrained_weights, run
 
 SSL = [f"original_ssl_{i}" for i in range(256)]
 
@@ -16,6 +16,10 @@ SSL = [f"original_ssl_{i}" for i in range(256)]
 def read_rows(path):
   with open(path, newline="") as stream:
     return list(csv.DictReader(stream))
+
+
+def cases_of(batch):
+  return read_rows(batch)
 
 
 def write_batch(path, cases):
@@ -102,44 +106,11 @@ def test_bf16_is_opt_in_close_to_fp32_and_recorded(real_runs):
     assert np.corrcoef(a, b)[0, 1] > 0.99
 
 
-def write(image_array, path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
-  image = sitk.GetImageFromArray(image_array)
-  image.SetSpacing(spacing[: image.GetDimension()])
-  image.SetOrigin(origin[: image.GetDimension()])
-  sitk.WriteImage(image, str(path))
-  return str(path)
-
-
 @pytest.fixture(scope="module")
 def bad_batch(tmp_path_factory):
-  """A batch whose first case is good and whose others each carry one defect."""
+  """A batch whose first and last cases are good and whose others each carry one defect."""
   folder = tmp_path_factory.mktemp("bad")
-  rng = np.random.default_rng(0)
-  pixels = rng.normal(100, 20, (24, 32, 32)).astype(np.float32)
-  roi = np.zeros((24, 32, 32), np.uint8)
-  roi[8:16, 10:22, 10:22] = 1
-  nan_pixels = pixels.copy()
-  nan_pixels[12, 15, 15] = np.nan
-  image = write(pixels, folder / "image.nii.gz")
-  mask = write(roi, folder / "mask.nii.gz")
-  cases = {
-    "good": (image, mask),
-    "missing": (str(folder / "absent.nii.gz"), mask),
-    "empty": (image, write(np.zeros_like(roi), folder / "empty_mask.nii.gz")),
-    "label": (image, write(roi * 2, folder / "label2_mask.nii.gz")),
-    "geometry": (image, write(roi, folder / "moved_mask.nii.gz", origin=(30.0, 0.0, 0.0))),
-    "nan": (write(nan_pixels, folder / "nan_image.nrrd"), mask),  # ITK NIfTI writing drops NaN
-    "flat": (write(pixels[12], folder / "slice_image.nii.gz"), write(roi[12], folder / "slice_mask.nii.gz")),
-    "good_again": (image, mask),
-  }
-  problems = {
-    "missing": "absent.nii.gz: image file does not exist",
-    "empty": "empty_mask.nii.gz: label 1 is absent from the mask",
-    "label": "label2_mask.nii.gz: label 1 is absent from the mask (labels present: [0, 2])",
-    "geometry": "geometry mismatch",
-    "nan": "nan_image.nrrd: 1 NaN or infinite voxel(s) inside the ROI",
-    "flat": "slice_image.nii.gz: image is 2D",
-  }
+  cases, problems = bad_cases(folder)
   return write_batch(folder / "batch.csv", cases), problems, folder
 
 
@@ -148,12 +119,12 @@ def test_bad_cases_are_named_and_the_others_complete(bad_batch, tmp_path):
   out = tmp_path / "out.csv"
   result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--format", "csv", "--out", out)
   assert result.returncode == 1, result.stderr[-2000:]
-  assert "6 of 8 case(s) failed" in result.stderr
+  assert f"{len(problems)} of {len(problems) + 2} case(s) failed" in result.stderr
   for problem in problems.values():
     assert problem in result.stderr
   assert "moved_mask.nii.gz" in result.stderr  # the geometry error names the files too
   rows = {r["ID"]: r for r in read_rows(out)}
-  assert len(rows) == 8
+  assert len(rows) == len(problems) + 2
   for good in ("good", "good_again"):
     assert np.isfinite([float(rows[good][k]) for k in SSL]).all()
   for bad in problems:
@@ -166,7 +137,7 @@ def test_out_dir_is_resumable_and_skips_failed_cases(bad_batch, tmp_path):
   args = ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--out-dir", out_dir, "--format", "csv"]
   first = run(*args, "--out", tmp_path / "first.csv")
   assert first.returncode == 1
-  assert sorted(p.name for p in out_dir.iterdir()) == ["features_1.csv", "features_8.csv"]
+  assert sorted(p.name for p in out_dir.iterdir()) == ["features_1.csv", f"features_{len(cases_of(batch))}.csv"]
   stored = read_rows(out_dir / "features_1.csv")[0]
   stored["original_ssl_0"] = "12345.0"  # a resumed run must reuse the stored result
   with open(out_dir / "features_1.csv", "w", newline="") as stream:

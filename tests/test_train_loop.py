@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 from safetensors.numpy import load_file
 
-from helpers import PARAMS, run
+from helpers import PARAMS, bad_cases, run
 from radiomics_ssl import weights as weights_io
 from radiomics_ssl.cases import CaseError
 from radiomics_ssl.config import Contract, TrainConfig
@@ -129,34 +129,32 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(boxes, tmp_path, monk
   assert not (tmp_path / "weights.safetensors").exists()
 
 
-def test_bad_rows_are_listed_or_skipped(synthetic_cohort, tmp_path):
+def test_every_kind_of_bad_row_is_named_in_one_report_or_skipped(synthetic_cohort, tmp_path):
+  """The defects pyradiomicsssl names (missing or unreadable file, 2D, empty mask or absent label,
+  geometry mismatch of origin or size, NaN in the ROI) stop the trainer with one report naming each
+  row's line and file; --skip-bad trains on the rest."""
   rows = list(csv.DictReader(open(synthetic_cohort)))
-  folder = str(tmp_path)
   base = os.path.dirname(synthetic_cohort)
   for row in rows:
-    for column in ("Image", "Mask"):
-      shutil.copy(os.path.join(base, row[column]), folder)
-  empty = np.zeros((12, 24, 24), np.uint8)
-  empty_mask = sitk.GetImageFromArray(empty)
-  empty_mask.CopyInformation(sitk.ReadImage(os.path.join(base, rows[0]["Mask"])))
-  sitk.WriteImage(empty_mask, os.path.join(folder, "empty.nii.gz"))
-  (tmp_path / "broken.nii.gz").write_bytes(b"not an image")
-  rows += [{"ID": "gone", "Image": "missing.nii.gz", "Mask": rows[0]["Mask"], "texture": 0, "centre": 0},
-           {"ID": "empty", "Image": rows[0]["Image"], "Mask": "empty.nii.gz", "texture": 0, "centre": 0},
-           {"ID": "broken", "Image": "broken.nii.gz", "Mask": rows[0]["Mask"], "texture": 0, "centre": 0}]
+    row.update(Image=os.path.join(base, row["Image"]), Mask=os.path.join(base, row["Mask"]))
+  cases, problems = bad_cases(tmp_path)
+  bad = [{"ID": name, "Image": cases[name][0], "Mask": cases[name][1], "texture": 0, "centre": 0} for name in problems]
   path = tmp_path / "cases.csv"
   with open(path, "w", newline="") as stream:
     writer = csv.DictWriter(stream, list(rows[0]))
     writer.writeheader()
-    writer.writerows(rows)
-  with pytest.raises(CaseError) as error:
-    load_training_boxes(str(path), TINY, str(tmp_path / "cache"))
-  message = str(error.value)
-  assert "3 unusable row(s)" in message and "line 14" in message and "line 15" in message and "line 16" in message
-  assert "missing.nii.gz: image file does not exist" in message
-  assert "empty.nii.gz: label 1 is absent" in message and "broken.nii.gz: cannot read image" in message
-  data, summary = load_training_boxes(str(path), TINY, str(tmp_path / "cache"), skip_bad=True)
-  assert data.shape == (12, 16, 16, 16) and summary["n_cases"] == 12 and len(summary["skipped"]) == 3
+    writer.writerows(rows + bad)
+  args = ["radiomics-ssl-train", path, "--out", tmp_path / "run", "--box", "16", "--iterations", "1", "--cache", tmp_path / "c"]
+  refused = run(*args)
+  assert refused.returncode == 1 and not (tmp_path / "run" / "weights.safetensors").exists()
+  assert f"{len(problems)} unusable row(s)" in refused.stderr
+  for line, (name, problem) in enumerate(problems.items(), start=len(rows) + 2):
+    assert f"{path} line {line}: " in refused.stderr and problem in refused.stderr, (name, refused.stderr)
+  assert "moved_mask.nii.gz" in refused.stderr and "Exception thrown in SimpleITK" not in refused.stderr
+  skipped = run(*args, "--skip-bad")
+  assert skipped.returncode == 0, skipped.stderr[-2000:]
+  data = weights_io.load(str(tmp_path / "run" / "weights.safetensors")).metadata["training"]["data"]
+  assert data["n_cases"] == len(rows) and len(data["skipped"]) == len(problems)
 
 
 def test_too_few_cases_for_the_batch_is_an_error(boxes, tmp_path):
