@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from radiomics_ssl.inference import LoadedEncoder, resolve_device
-from radiomics_ssl.weights import DEFAULT_WEIGHTS, load
+from radiomics_ssl.config import DEFAULT_WEIGHTS
+from radiomics_ssl.weights import load
 from timing import median_seconds
 
 

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import radiomics_ssl  # noqa: E402,F401  registers the ssl class
 from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
 from radiomics_ssl.cases import load_case  # noqa: E402
+from radiomics_ssl.datasets import cohort_rows  # noqa: E402
 from radiomics_ssl.inference import LoadedEncoder, get_encoder  # noqa: E402
 from radiomics_ssl.model import encoder_flops  # noqa: E402
 from radiomics_ssl.preprocess import prepare_roi  # noqa: E402
-from shared_cohort_csv import cohort_rows  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,7 +64,7 @@ def main():
   totals = [0.0, 0.0]
   for row in rows:
     image, mask = load_case(row["Image"], row["Mask"])
-    name = f"{row['ID']}" if row["Modality"] == "pyradiomics" else f"{row['ID'][-3:]}-{row['Modality']}"
+    name = row["ID"] if row["Cohort"] == "pyradiomics" else f"{row['ID'][-3:]}-{row['Cohort']}"
     with_ssl.execute(image, mask)  # warm-up: loads the model once
     t_classical = median_seconds(lambda: classical.execute(image, mask), args.repeats)
     t_ssl = median_seconds(lambda: with_ssl.execute(image, mask), args.repeats)

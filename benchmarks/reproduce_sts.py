@@ -1,4 +1,5 @@
-"""Table 2 and Fig. 4 of the paper, reproduced on the STS cohort (grade_high and grade, MR_T1 and PET).
+"""Table 2 and Fig. 4 of the paper, reproduced on the STS cohort (grade_high and grade, MR_T1 and PET),
+with the paper's training recipe (params/train/paper.yaml) at a smaller box.
 
   python benchmarks/reproduce_sts.py --out results/sts-24 --box 24 --iterations 150 --repeats 5
 
@@ -24,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "examples"))
-from shared_cohort_csv import cohort_rows  # noqa: E402
+PAPER_CONFIG = REPO / "params" / "train" / "paper.yaml"
 
 SWEEP_K = (2, 3, 4, 5)
 SWEEP_M = (2, 4, 6, 8)
@@ -57,7 +57,7 @@ def classical_features(rows, path):
   features = {}
   for row in tqdm(rows, desc="classical features"):
     vector = extractor.execute(*load_case(row["Image"], row["Mask"]))
-    features[f"{row['ID']}-{row['Modality']}"] = [float(v) for k, v in vector.items() if k.startswith("original_")]
+    features[f"{row['ID']}-{row['Cohort']}"] = [float(v) for k, v in vector.items() if k.startswith("original_")]
   path.write_text(json.dumps(features))
   return features
 
@@ -79,8 +79,13 @@ def main():
   import torch
   from tqdm import tqdm
 
-  from radiomics_ssl.config import Contract, TrainConfig
-  from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
+  import yaml
+
+  from radiomics_ssl.config import Protocol, TrainConfig
+  from radiomics_ssl.datasets import cohort_rows, write_batch_csv
+  from radiomics_ssl.evaluate.compare import compare, feature_sets
+  from radiomics_ssl.evaluate.protocol import metrics
+  from radiomics_ssl.train.augment import centre_crop
   from radiomics_ssl.evaluate.supervised import SupervisedConfig, cross_validate_supervised
   from radiomics_ssl.diversity import feature_diversity
   from radiomics_ssl.inference import LoadedEncoder
@@ -91,19 +96,17 @@ def main():
   started = time.perf_counter()
   out = Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
-  contract = Contract(box=args.box, spacing_mm=args.spacing or 96.0 / args.box)
-  base = TrainConfig(contract=contract, iterations=args.iterations, lr=args.lr, seed=args.seed,
-                     checkpoint_every=args.iterations)
-  all_rows = cohort_rows(args.data)
-  csv_path = out / "cases.csv"
-  with open(csv_path, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, list(all_rows[0]))
-    writer.writeheader()
-    writer.writerows(all_rows)
-  boxes, summary = load_training_boxes(str(csv_path), contract, str(REPO / "runs" / "cache"), progress=tqdm)
-  keys = [f"{r['ID']}-{r['Modality']}" for r in all_rows]
+  paper = yaml.safe_load(open(PAPER_CONFIG))  # the paper's recipe, at a box this CPU can train
+  paper["contract"].update(box=args.box, spacing_mm=args.spacing or 96.0 / args.box, large_roi="resize")
+  base = TrainConfig.from_dict(dict(paper, iterations=args.iterations, lr=args.lr, seed=args.seed,
+                                    checkpoint_every=args.iterations), source=str(PAPER_CONFIG))
+  contract = base.contract
+  all_rows = sum((cohort_rows(args.data, c) for c in ("sts-mr", "sts-pet", "pyradiomics")), [])
+  csv_path = write_batch_csv(out / "cases.csv", all_rows)
+  boxes, summary = load_training_boxes(csv_path, contract, str(REPO / "runs" / "cache"), progress=tqdm)
+  keys = [f"{r['ID']}-{r['Cohort']}" for r in all_rows]
   labels = {r["patient_id"]: r for r in csv.DictReader(open(Path(args.data) / "sts" / "labels.csv"))}
-  trad = classical_features([r for r in all_rows if r["Modality"] != "pyradiomics"], out / "classical.json")
+  trad = classical_features([r for r in all_rows if r["Cohort"] != "pyradiomics"], out / "classical.json")
 
   chosen = variants(base, not args.no_sweeps)
   if args.only:
@@ -120,28 +123,25 @@ def main():
     diversity[name] = feature_diversity(features)
 
   lines = [f"# STS reproduction of Table 2 and Fig. 4\n",
-           f"Contract {contract.box}^3 at {contract.spacing_mm:g} mm; {args.iterations} iterations, Adam lr "
+           f"Contract {contract.box}^3 at {contract.spacing_mm:g} mm; {args.iterations} iterations, the paper's recipe, lr "
            f"{args.lr:g}; stratified 5-fold CV x {args.repeats} repeats; seed {args.seed}; supervised "
            f"{args.supervised_epochs} epochs per fold.\n",
            f"Command: `python benchmarks/reproduce_sts.py {' '.join(sys.argv[1:])}`\n",
            "| encoder | dims that vary | effective rank (107 cases) |", "|---|---|---|"]
   lines += [f"| {name} | {100 * share:.0f}% | {rank:.1f} |" for name, (share, rank) in diversity.items()]
   table_rows = []
-  for modality in ("MR_T1", "PET"):
+  for modality in ("sts-mr", "sts-pet"):
     for task, positive in (("grade_high", "1"), ("grade", None)):
       cases = [pid for pid, r in labels.items() if r[task] not in ("", "N/A")]
       y = np.array([labels[pid][task] for pid in cases])
       trad_x = np.array([trad[f"{pid}-{modality}"] for pid in cases])
       for fraction in (1.0, 0.5):
         protocol = Protocol(repeats=args.repeats, label_fraction=fraction, seed=args.seed)
-        sets = {"Trad.": trad_x}
-        for name in chosen:
-          ssl_x = np.array([encoded[name][f"{pid}-{modality}"] for pid in cases])
-          sets[name] = ssl_x
-          sets[f"Trad.+{name}"] = np.hstack([trad_x, ssl_x])
-        results = {name: cross_validate(x, y, protocol) for name, x in tqdm(sets.items(), desc=f"{modality} {task} {fraction:g}")}
+        ssl = {name: np.array([encoded[name][f"{pid}-{modality}"] for pid in cases]) for name in chosen}
+        _, results = compare(feature_sets(trad_x, ssl), y, protocol, positive=positive or "1", progress=tqdm)
         if task == "grade_high" and args.supervised_epochs:
-          case_boxes = boxes[[keys.index(f"{pid}-{modality}") for pid in cases]]
+          case_boxes = centre_crop(torch.from_numpy(boxes[[keys.index(f"{pid}-{modality}") for pid in cases]]),
+                                   contract.box).numpy()
           results["Supervised"] = cross_validate_supervised(case_boxes, y, protocol,
                                                             SupervisedConfig(epochs=args.supervised_epochs), tqdm)
         for name, records in results.items():
@@ -153,7 +153,7 @@ def main():
     writer = csv.DictWriter(stream, fields)
     writer.writeheader()
     writer.writerows(table_rows)
-  for modality in ("MR_T1", "PET"):
+  for modality in ("sts-mr", "sts-pet"):
     for task, columns in (("grade_high", ("sensitivity", "specificity", "auc")), ("grade", ("accuracy", "minor_class_accuracy"))):
       lines += [f"\n## {modality}, {task}\n", "| features | " + " | ".join(f"{c} ({f})" for f in ("100%", "50%") for c in columns) + " |",
                 "|---|" + "---|" * (2 * len(columns))]
@@ -184,13 +184,13 @@ def plot_sweeps(rows, path, base):
     return mean, sd
 
   def k_name(k):
-    return "3DSiam" if k == 0 else ("3DSiam+SE" if k == base.k else f"SE k={k}")
+    return "ssl [" + ("3DSiam" if k == 0 else ("3DSiam+SE" if k == base.k else f"SE k={k}")) + "]"
 
   def m_name(m):
-    return "3DSiam+SE" if m == base.m else f"SE m={m}"
+    return "ssl [" + ("3DSiam+SE" if m == base.m else f"SE m={m}") + "]"
 
   fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-  for modality in ("MR_T1", "PET"):
+  for modality in ("sts-mr", "sts-pet"):
     for ax, values, namer, label in ((axes[0], (0,) + SWEEP_K, k_name, "k (clusters; 0 = no SE)"),
                                      (axes[1], SWEEP_M, m_name, "m (SE batch size)")):
       points = [auc(modality, namer(v)) for v in values]

@@ -4,9 +4,13 @@
 reads it, and `radiomics_ssl.preprocess` is the one implementation that honours it.
 """
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+DEFAULT_WEIGHTS = "sts-siam3d-48"  # the sslWeights a parameter file that names none gets (weights/README.md says why)
+DEVICE_PATTERN = r"^(auto|cpu|cuda|cuda:[0-9]+)$"  # sslDevice and the trainer's --device: auto, cpu, cuda, cuda:N
+PRECISIONS = ("fp32", "bf16")
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
 LAYOUTS = ("box", "tiles")
@@ -17,6 +21,15 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("cosine", "constant")
 EXPORTS = ("best_rank", "last")
 
+
+EXTRACTION_DEFAULTS = {  # the ssl settings of a pyradiomics parameter file (extract/schema.py validates them)
+  "sslWeights": DEFAULT_WEIGHTS,
+  "sslDevice": "auto",
+  "sslImageTypes": ["original"],  # image types the ssl class runs on, as prefixes of pyradiomics' names
+  "sslPrecision": "fp32",
+  "sslThreads": 1,  # intra-op threads of the encoder on the CPU: fixed, so that values never depend on --jobs
+  "sslModality": None,  # when set, the weights' contract must be for this modality (or 'any')
+}
 
 MODALITY_CONTRACTS = {  # what a modality implies for the fields a contract does not set (weights/README.md says why)
   "any": {},
@@ -171,6 +184,7 @@ class TrainConfig:
            "and rank_warn must satisfy 0 <= rank_floor <= rank_warn <= 1")
     _check(self.export in EXPORTS, "export", self.export, f"must be one of {EXPORTS}")
     _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "must be >= 1")
+    _check(re.match(DEVICE_PATTERN, self.device) is not None, "device", self.device, "must be auto, cpu, cuda or cuda:N")
 
   @property
   def n_candidates(self):

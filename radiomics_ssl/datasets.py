@@ -30,7 +30,8 @@ def _row(case_id, patient, cohort, image, mask, label=1):
 def sts_rows(data_dir, modality):
   """One row per STS patient; modality 'MR_T1' or 'PET'. IDs are the patient ids of labels.csv."""
   folder = Path(data_dir) / "sts"
-  return [_row(case.name, case.name, f"sts-{modality.lower()}", case / f"{modality}_image.nii.gz",
+  cohort = {"MR_T1": "sts-mr", "PET": "sts-pet"}[modality]
+  return [_row(case.name, case.name, cohort, case / f"{modality}_image.nii.gz",
                case / f"{modality}_mask.nii.gz") for case in sorted(folder.glob("STS_*"))]
 
 

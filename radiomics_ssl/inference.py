@@ -1,47 +1,50 @@
-"""Running a weights file's encoder: device choice, a per-process model cache, batched encoding.
+"""Running a weights file's encoder: device choice, a per-process model cache, encoding ROIs.
 
-The model is loaded lazily, once per process for each (weights, device) pair, so `--jobs N`
-workers each load their own copy and the parent never initialises CUDA.
+The model is loaded lazily, once per process for each (verified weights, device, precision,
+threads), so `--jobs N` workers never load one and the parent never initialises CUDA early.
 
 On the CPU the encoder always runs with a fixed number of intra-op threads (`sslThreads`,
 default 1), whatever the process's own torch setting: oneDNN's reductions depend on the thread
 count (seen on Intel CPUs with AVX-512 and AMX), so a fixed count is what makes `--jobs 1`,
 `--jobs N` and the Python API give bit-identical features. Parallelism comes from encoding ROIs in
-parallel (`--jobs`), not from splitting one ROI over threads.
+parallel (`--jobs`, and the encoder stage overlapping the classical features), not from splitting
+one ROI over threads.
 """
 import contextlib
-import functools
 import logging
+import re
+import threading
 
 import numpy as np
 
 from radiomics_ssl import weights as weights_io
+from radiomics_ssl.config import DEVICE_PATTERN, PRECISIONS
 
 logger = logging.getLogger(__name__)
-DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
-PRECISIONS = ("fp32", "bf16")
+_encoders = {}  # (weights sha256, device, precision, threads) -> LoadedEncoder
+_lock = threading.Lock()
 
 
 def resolve_device(name):
   """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> torch.device; CUDA asked for but absent is an error."""
   import torch
 
+  if not re.match(DEVICE_PATTERN, str(name)):
+    raise ValueError(f"sslDevice={name!r} is not one of auto, cpu, cuda or cuda:N")
   if name == "auto":
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
   if name == "cpu":
     return torch.device("cpu")
-  if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
-    if not torch.cuda.is_available():
-      raise RuntimeError(f"sslDevice={name!r}: CUDA was asked for but torch {torch.__version__} sees no CUDA device")
-    index = int(name[5:]) if ":" in name else 0
-    if index >= torch.cuda.device_count():
-      raise RuntimeError(f"sslDevice={name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-    return torch.device("cuda", index)
-  raise ValueError(f"sslDevice={name!r} is not one of {DEVICE_CHOICES}")
+  if not torch.cuda.is_available():
+    raise RuntimeError(f"sslDevice={name!r}: CUDA was asked for but torch {torch.__version__} sees no CUDA device")
+  index = int(name[5:]) if ":" in name else 0
+  if index >= torch.cuda.device_count():
+    raise RuntimeError(f"sslDevice={name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+  return torch.device("cuda", index)
 
 
 class LoadedEncoder:
-  """An encoder on its device, with the weights file it came from.
+  """An encoder on its device, with the verified weights file it came from.
 
   precision 'bf16' runs the convolutions under bfloat16 autocast (3.2x faster on CPUs with
   AVX-512 bf16, and on GPUs); features then differ from fp32 (benchmarks/extract.py measures
@@ -53,16 +56,17 @@ class LoadedEncoder:
 
     if precision not in PRECISIONS:
       raise ValueError(f"sslPrecision={precision!r} is not one of {PRECISIONS}")
-    self.weights = weights
-    self.device = device
-    self.precision = precision
-    self.threads = threads
+    self.weights, self.device, self.precision, self.threads = weights, device, precision, threads
     if device.type == "cuda" and precision == "fp32":  # TF32 (cuDNN's default) moved features by 1.6e-3 on an H200
       torch.backends.cudnn.allow_tf32 = False
       torch.backends.cuda.matmul.allow_tf32 = False
     self.channels_last = device.type == "cpu"  # oneDNN's fast 3D convolution layout (benchmarks/extract.py)
     encoder = weights_io.build_encoder(weights).to(device)
     self.encoder = encoder.to(memory_format=torch.channels_last_3d) if self.channels_last else encoder
+
+  @property
+  def contract(self):
+    return self.weights.contract
 
   def encode(self, boxes):
     """boxes: (B, D, H, W) float32 in [0, 255] -> (B, feature_dim) float64 features."""
@@ -80,6 +84,8 @@ class LoadedEncoder:
     """`preprocess.PreparedRoi`s -> one (feature_dim,) vector each: the box's features, or the tiles'
     mean weighted by their ROI voxels. All boxes go through the encoder as one batch."""
     features = self.encode(np.concatenate([prepared.boxes for prepared in prepared_rois]))
+    if not np.isfinite(features).all():
+      raise ValueError(f"{self.weights.path}: the encoder produced non-finite features")
     vectors, start = [], 0
     for prepared in prepared_rois:
       tiles = features[start:start + len(prepared.boxes)]
@@ -88,11 +94,30 @@ class LoadedEncoder:
     return vectors
 
 
+def get_encoder(weights_name, device_name="auto", precision="fp32", threads=1):
+  """The cached encoder for (weights, device, precision, threads). The cache keys on the sha256 of
+  the verified file, so a replaced file is verified and loaded again, never served stale."""
+  weights = weights_io.load(weights_name)
+  device = resolve_device(device_name)
+  key = (weights.sha256, str(device), precision, threads)
+  with _lock:
+    if key not in _encoders:
+      logger.info("Loading ssl weights %s on %s (%s, %d thread(s))", weights.path, device, precision, threads)
+      if not weights.metadata.get("trained"):
+        logger.warning("%s is an untrained encoder (trained: false); its features are a random-projection baseline",
+                       weights.path)
+      _encoders[key] = LoadedEncoder(weights, device, precision, threads)
+    return _encoders[key]
+
+
+def get_encoder_for(ssl):
+  """The encoder named by validated ssl settings (see extract/schema.ssl_settings)."""
+  return get_encoder(ssl["sslWeights"], ssl["sslDevice"], ssl["sslPrecision"], ssl["sslThreads"])
+
+
 def numerics(encoder):
   """What determines the values beyond the weights and the input: device, precision, threads, and
   the torch, oneDNN/cuDNN versions and CPU instruction set (recorded as diagnostics_ssl_*)."""
-  import re
-
   import torch
 
   if encoder.device.type == "cuda":
@@ -119,27 +144,3 @@ def intra_op_threads(count):
   finally:
     if torch.get_num_threads() != previous:
       torch.set_num_threads(previous)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached(path, sha256, device_name, precision, threads):
-  import torch
-
-  logger.info("Loading ssl weights %s on %s (%s)", path, device_name, precision)
-  weights = weights_io.load(path)
-  if not weights.metadata.get("trained"):
-    logger.warning("%s is an untrained encoder (trained: false); its features are a random-projection baseline", path)
-  return LoadedEncoder(weights, torch.device(device_name), precision, threads)
-
-
-def get_encoder(weights_name, device_name, precision="fp32", threads=1):
-  """The cached encoder for (weights, device, precision, threads). The cache key includes the sha256
-  the file's header claims, so a replaced file is loaded (and verified) again, not served from the cache."""
-  device = resolve_device(device_name)
-  path = weights_io.resolve(weights_name)
-  return _cached(path, weights_io.read_header(path).get("sha256"), str(device), precision, threads)
-
-
-def get_encoder_for(ssl):
-  """The encoder named by validated ssl settings (see schema.ssl_settings)."""
-  return get_encoder(ssl["sslWeights"], ssl["sslDevice"], ssl["sslPrecision"], ssl["sslThreads"])

@@ -21,6 +21,8 @@ class PreparedRoi:
   spacing_mm: float      # the boxes' spacing (larger than the contract's after 'resize')
   window: tuple          # (low, high) image values mapped to 0 and 255
   fit: str               # 'whole' (the ROI fits), 'cropped', 'resized' or 'tiled'
+  roi_percentiles: tuple  # the 1st, 50th and 99th percentiles of the ROI's image values (QA: their units)
+  roi_extent_mm: float   # the ROI's largest bounding-box side
 
   @property
   def box(self):
@@ -71,7 +73,8 @@ def prepare_roi(image, mask, label, contract, size=None):
   trainer cuts its views; the spacing still follows from `contract.box`.
   """
   in_roi = check_roi(image, mask, label)
-  window = _intensity_window(sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64), contract)
+  values = sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64)
+  window = _intensity_window(values, contract)
   roi_image = sitk.GetImageFromArray(in_roi.astype(np.uint8))
   roi_image.CopyInformation(mask)
   lo, hi = _roi_bounds(in_roi)
@@ -98,7 +101,9 @@ def prepare_roi(image, mask, label, contract, size=None):
     boxes[rois == 0] = 0.0
   fit = ("tiled" if contract.layout == "tiles" else "resized" if spacing > contract.spacing_mm
          else "whole" if extent_mm.max() <= contract.box * spacing else "cropped")
-  return PreparedRoi(boxes=boxes, rois=rois, weights=weights[keep], spacing_mm=spacing, window=window, fit=fit)
+  return PreparedRoi(boxes=boxes, rois=rois, weights=weights[keep], spacing_mm=spacing, window=window, fit=fit,
+                     roi_percentiles=tuple(np.percentile(values, (1, 50, 99)).tolist()),
+                     roi_extent_mm=float(extent_mm.max()))
 
 
 def _intensity_window(roi_values, contract):

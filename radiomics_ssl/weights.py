@@ -4,6 +4,7 @@ No pickle is involved. The metadata carries the architecture and its arguments, 
 preprocessing contract, how the file was produced, the licence and the package version. The
 `sha256` entry covers the metadata and every tensor, so a changed byte anywhere is caught.
 """
+import functools
 import hashlib
 import json
 import os
@@ -19,7 +20,6 @@ from radiomics_ssl.config import Contract
 
 FORMAT = "radiomics_ssl.weights/1"
 SUFFIX = ".safetensors"
-DEFAULT_WEIGHTS = "sts-siam3d-48"
 
 
 class WeightsError(ValueError):
@@ -118,11 +118,19 @@ def read_header(path):
 
 
 def load(name_or_path):
-  """Read and verify a weights file. Raises WeightsError naming the file on any problem."""
+  """Resolve, read and verify a weights file -> Weights. Raises WeightsError naming the file on any
+  problem. Verified once per process and file version (path, size, modification time), so callers
+  may ask for every case."""
+  path = resolve(name_or_path)
+  stat = os.stat(path)
+  return _load_verified(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_verified(path, size, mtime_ns):
   from safetensors import SafetensorError
   from safetensors.numpy import load_file
 
-  path = resolve(name_or_path)
   metadata = read_header(path)
   try:
     tensors = load_file(path)
@@ -135,6 +143,10 @@ def load(name_or_path):
   if expected != actual:
     raise WeightsError(f"{path}: sha256 mismatch (metadata says {expected}, content is {actual}); "
                        "the file was modified or corrupted")
+  try:
+    Contract(**metadata["contract"])
+  except (KeyError, TypeError, ValueError) as error:
+    raise WeightsError(f"{path}: invalid preprocessing contract ({error})") from None
   return Weights(path=path, metadata=metadata, tensors=tensors)
 
 

@@ -25,7 +25,7 @@ def golden_case(contract):
 
 if __name__ == "__main__":
   from radiomics_ssl.inference import get_encoder
-  from radiomics_ssl.weights import DEFAULT_WEIGHTS
+  from radiomics_ssl.config import DEFAULT_WEIGHTS
 
   encoder = get_encoder(DEFAULT_WEIGHTS, "cpu")
   box = np.round(golden_case(encoder.weights.contract)).astype(np.uint8)

@@ -4,9 +4,10 @@ import pytest
 
 from golden import GOLDEN, golden_case
 from radiomics_ssl import weights as weights_io
+from radiomics_ssl.config import DEFAULT_WEIGHTS
 from radiomics_ssl.inference import get_encoder
 
-SHIPPED = weights_io.DEFAULT_WEIGHTS
+SHIPPED = DEFAULT_WEIGHTS
 SHA256 = "67d513cce665551f360bd3afaadadc27b9d81dad2b204a428bd86fdce236ab7c"
 CONTRACT = {"box": 48, "spacing_mm": 2.0, "large_roi": "resize", "intensity": "percentile", "window": [0.5, 99.5],
             "mask_background": False}
@@ -46,18 +47,14 @@ def test_preprocessing_still_produces_the_golden_input():
 
 def test_features_are_not_collapsed_on_the_shared_cases(shared_data):
   """More than 90% of the 256 dimensions vary across the shared cases; effective rank above 10."""
-  import sys
-  from pathlib import Path
-
-  sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-  from shared_cohort_csv import cohort_rows
+  from radiomics_ssl.datasets import cohort_rows
   from radiomics_ssl.cases import crop_to_roi, load_case
   from radiomics_ssl.diversity import feature_diversity
   from radiomics_ssl.preprocess import prepare_roi
 
   encoder = get_encoder(SHIPPED, "cpu")
   boxes = [prepare_roi(*crop_to_roi(*load_case(r["Image"], r["Mask"])), 1, encoder.weights.contract).box
-           for r in cohort_rows(shared_data)]
+           for cohort in ("sts-mr", "sts-pet", "pyradiomics") for r in cohort_rows(shared_data, cohort)]
   features = np.vstack([encoder.encode(np.stack(boxes[i:i + 16])) for i in range(0, len(boxes), 16)])
   assert features.shape == (107, 256) and np.isfinite(features).all()
   varying_share, effective_rank = feature_diversity(features)

@@ -5,6 +5,7 @@
 Feature sets: trad (classical columns of the first CSV), and for each CSV its ssl columns and
 trad+ssl. Several CSVs (one per weights file) are compared in one report.
 """
+import functools
 import logging
 import os
 import sys
@@ -60,8 +61,8 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   import numpy as np
   from tqdm import tqdm
 
+  from radiomics_ssl.evaluate.compare import compare, feature_sets
   from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels, read_column, read_csv
-  from radiomics_ssl.evaluate.protocol import cross_validate, metrics
   from radiomics_ssl.evaluate.report import plot_correlation_density, plot_roc, write_predictions, write_tables
 
   names = names or [Path(f).stem for f in features]
@@ -74,7 +75,6 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   ids, trad = None, None
   if any(name.startswith("trad") for name in sets):
     ids, trad, _ = feature_matrix(trad_csv, id_column, labels, is_trad)
-  candidates = {"trad": trad} if "trad" in sets else {}
   ssl_matrices = {}
   for name, path in zip(names, features):
     if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
@@ -85,10 +85,6 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
       ssl = ssl[[order[case] for case in ids]]
     ids = ids or ssl_ids
     ssl_matrices[name] = ssl
-    if "ssl" in sets:
-      candidates[f"ssl [{name}]"] = ssl
-    if "trad+ssl" in sets:
-      candidates[f"trad+ssl [{name}]"] = np.hstack([trad, ssl])
   y = np.array([labels[case] for case in ids])
   groups = None if group_column is None else np.array(read_column(trad_csv, group_column, id_column, ids))
   if len(set(y)) == 2 and positive not in set(y):
@@ -98,10 +94,8 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
     raise ValueError(f"class counts {counts}: every class needs at least {protocol.n_splits} cases for "
                      f"{protocol.n_splits}-fold CV")
   os.makedirs(out_dir, exist_ok=True)
-  results, records_by_set = [], {}
-  for label, matrix in tqdm(candidates.items(), desc="feature sets", disable=None):
-    records_by_set[label] = cross_validate(matrix, y, protocol, groups)
-    results.append((label, matrix.shape[1], metrics(records_by_set[label], positive=positive)))
+  results, records_by_set = compare(feature_sets(trad, ssl_matrices, sets), y, protocol, groups, positive,
+                                    functools.partial(tqdm, disable=None))
   title = (f"{label_column}: n={len(y)} {counts}, {protocol.n_splits}-fold stratified CV x {protocol.repeats} repeats"
            f"{f', grouped by {group_column}' if group_column else ''}, label fraction {protocol.label_fraction:g}, "
            f"class weight {protocol.class_weight or 'none'}")

@@ -2,10 +2,10 @@
 
 Three hooks, installed once and only here:
 1. `ssl` joins pyradiomics' feature-class registry (the dict `getFeatureClasses()` returns);
-2. the parameter schema gains the ssl settings (`radiomics_ssl.schema`);
+2. the parameter schema gains the ssl settings (`extract/schema.py`);
 3. the extractor tells the ssl class which image type it is computing (so filtered images are
    skipped unless `sslImageTypes` asks for them) and appends `diagnostics_ssl_*` provenance.
-Without the import, pyradiomics is untouched.
+Without the opt-in, pyradiomics is untouched.
 """
 import collections
 import functools
@@ -15,17 +15,17 @@ _registered = False
 
 
 def register():
-  """Install the hooks; idempotent. Called by `import radiomics_ssl`."""
+  """Install the hooks; idempotent."""
   global _registered
   if _registered:
     return
   import radiomics
   from radiomics import featureextractor
 
-  from radiomics_ssl.featureclass import RadiomicsSSL
-  from radiomics_ssl.schema import extended_schema_files
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, RadiomicsSSL
+  from radiomics_ssl.extract.schema import extended_schema_files
 
-  radiomics.getFeatureClasses()["ssl"] = RadiomicsSSL
+  radiomics.getFeatureClasses()[FEATURE_CLASS] = RadiomicsSSL
   stock_files = radiomics.getParameterValidationFiles
   extended = functools.lru_cache(maxsize=1)(lambda: extended_schema_files(stock_files()[0]))
   radiomics.getParameterValidationFiles = extended
@@ -38,11 +38,11 @@ def register():
 
 
 def _with_image_type(compute_features):
-  from radiomics_ssl.featureclass import IMAGE_TYPE_KEY
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, IMAGE_TYPE_KEY
 
   @functools.wraps(compute_features)
   def wrapper(self, image, mask, imageTypeName, **kwargs):
-    if "ssl" in self.enabledFeatures:
+    if FEATURE_CLASS in self.enabledFeatures:
       kwargs[IMAGE_TYPE_KEY] = imageTypeName
     return compute_features(self, image, mask, imageTypeName, **kwargs)
 
@@ -53,29 +53,32 @@ def _with_provenance(execute):
   @functools.wraps(execute)
   def wrapper(self, *args, **kwargs):
     vector = execute(self, *args, **kwargs)
-    if "ssl" not in self.enabledFeatures or not self.settings.get("additionalInfo", True):
+    if not self.settings.get("additionalInfo", True) or not getattr(self, "ssl_provenance", True):
       return vector
-    return _insert_after_diagnostics(vector, provenance(self.settings))
+    from radiomics_ssl.extract.featureclass import FEATURE_CLASS
+    from radiomics_ssl.extract.schema import ssl_settings
+    from radiomics_ssl.inference import get_encoder_for, numerics
+
+    if FEATURE_CLASS not in self.enabledFeatures:
+      return vector
+    encoder = get_encoder_for(ssl_settings(self.settings))
+    return insert_after_diagnostics(vector, provenance(encoder.weights, numerics(encoder)))
 
   return wrapper
 
 
-def provenance(settings):
-  """diagnostics_ssl_* entries: which weights, contract and numerics (device, precision, threads,
-  torch and backend versions) made the features."""
+def provenance(weights, numerics):
+  """diagnostics_ssl_* entries: which weights and contract (`weights`), and which numerics (device,
+  precision, threads, torch and backend versions: inference.numerics) made the features."""
   from radiomics_ssl import __version__
-  from radiomics_ssl.inference import get_encoder_for, numerics
-  from radiomics_ssl.schema import ssl_settings
 
-  ssl = ssl_settings(settings)
-  encoder = get_encoder_for(ssl)
-  entries = [("Version", __version__), ("Weights", encoder.weights.name), ("WeightsSha256", encoder.weights.sha256),
-             ("Trained", bool(encoder.weights.metadata.get("trained"))), *numerics(encoder).items(),
-             ("Contract", json.dumps(encoder.weights.metadata["contract"], sort_keys=True))]
+  entries = [("Version", __version__), ("Weights", weights.name), ("WeightsSha256", weights.sha256),
+             ("Trained", bool(weights.metadata.get("trained"))), *numerics.items(),
+             ("Contract", json.dumps(weights.metadata["contract"], sort_keys=True))]
   return collections.OrderedDict((f"diagnostics_ssl_{name}", value) for name, value in entries)
 
 
-def _insert_after_diagnostics(vector, extra):
+def insert_after_diagnostics(vector, extra):
   keys = list(vector)
   position = max((i + 1 for i, key in enumerate(keys) if key.startswith("diagnostics_")), default=0)
   merged = collections.OrderedDict((key, vector[key]) for key in keys[:position])

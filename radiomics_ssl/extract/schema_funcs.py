@@ -7,9 +7,13 @@ from radiomics.schemas.schemaFuncs import *  # noqa: F401,F403  pyradiomics' che
 
 
 def checkSslWeights(value, rule_obj, path):
-  from radiomics_ssl.weights import resolve
+  """The file must exist, pass its sha256 and be an ssl encoder (256 features)."""
+  from radiomics_ssl.extract.featureclass import FEATURE_DIM
+  from radiomics_ssl.weights import WeightsError, load
 
   if not isinstance(value, str):
     raise TypeError('sslWeights not expected type (str)')
-  resolve(value)  # raises naming the value and the shipped names
+  loaded = load(value)  # raises naming the file and the problem (verified once per file version)
+  if loaded.metadata.get("feature_dim") != FEATURE_DIM:
+    raise WeightsError(f"{loaded.path}: feature_dim {loaded.metadata.get('feature_dim')}; the ssl class emits {FEATURE_DIM}")
   return True

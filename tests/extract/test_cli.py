@@ -96,7 +96,8 @@ def test_ssl_values_are_bit_identical_whatever_the_parallelism(real_runs, pyradi
     values = np.array([[float(r[k]) for k in SSL] for r in real_runs[name]])
     assert np.abs(values - first).max() == 0, name
   extractor = RadiomicsFeatureExtractor(str(PARAMS / "ssl_only.yaml"))
-  api = np.array([[extractor.execute(*pyradiomics_cases[r["ID"]])[k] for k in SSL] for r in real_runs["ssl"]])
+  vectors = [extractor.execute(*pyradiomics_cases[r["ID"]]) for r in real_runs["ssl"]]
+  api = np.array([[vector[k] for k in SSL] for vector in vectors])
   assert np.abs(api - first).max() == 0
   assert {r["diagnostics_ssl_Threads"] for r in real_runs["jobs2"]} == {"1"}
 

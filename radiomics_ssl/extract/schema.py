@@ -1,4 +1,4 @@
-"""The pyradiomics parameter schema, extended with the ssl settings.
+"""The pyradiomics parameter schema, extended with the ssl settings (defaults: config.EXTRACTION_DEFAULTS).
 
 pyradiomics validates parameter files with pykwalify against a closed schema, so an extended
 schema is written once per process (to a content-addressed file in the temp folder) and served
@@ -13,23 +13,17 @@ from pathlib import Path
 import pykwalify.core
 import yaml
 
-from radiomics_ssl.weights import DEFAULT_WEIGHTS
-
-DEFAULT_SETTINGS = {
-  "sslWeights": DEFAULT_WEIGHTS,
-  "sslDevice": "auto",
-  "sslImageTypes": ["original"],
-  "sslPrecision": "fp32",
-  "sslThreads": 1,
-}
+from radiomics_ssl.config import DEVICE_PATTERN, EXTRACTION_DEFAULTS, MODALITIES, PRECISIONS
 
 SSL_SCHEMA = {
   "sslWeights": {"type": "str", "func": "checkSslWeights"},
-  "sslDevice": {"type": "str", "pattern": r"^(auto|cpu|cuda|cuda:[0-9]+)$"},
+  "sslDevice": {"type": "str", "pattern": DEVICE_PATTERN},
   "sslImageTypes": {"seq": [{"type": "str"}]},
-  "sslPrecision": {"type": "str", "enum": ["fp32", "bf16"]},
+  "sslPrecision": {"type": "str", "enum": list(PRECISIONS)},
   "sslThreads": {"type": "int", "range": {"min": 1}},
+  "sslModality": {"type": "str", "enum": [m for m in MODALITIES if m != "any"]},
 }
+assert set(SSL_SCHEMA) == set(EXTRACTION_DEFAULTS)
 
 _FUNCS = str(Path(__file__).with_name("schema_funcs.py"))
 
@@ -63,15 +57,25 @@ def validate_settings(settings, source="settings"):
 def ssl_settings(settings):
   """The ssl settings from a pyradiomics settings dict, validated (once per distinct value), with defaults."""
   given = tuple(sorted((key, _frozen(value)) for key, value in settings.items()
-                       if key.startswith("ssl") and value is not None))
+                       if key in EXTRACTION_DEFAULTS and value is not None))
   return dict(_validated(given))
 
 
 @functools.lru_cache(maxsize=64)
 def _validated(given):
+  from radiomics_ssl import weights as weights_io
+
   values = {key: list(value) if isinstance(value, tuple) else value for key, value in given}
   validate_settings(values)
-  return tuple(dict(DEFAULT_SETTINGS, **values).items())
+  merged = dict(EXTRACTION_DEFAULTS, **values)
+  modality = merged["sslModality"]
+  if modality:
+    loaded = weights_io.load(merged["sslWeights"])
+    if loaded.contract.modality not in ("any", modality):
+      raise ValueError(f"sslModality {modality!r} does not match {loaded.path}, whose contract is for "
+                       f"{loaded.contract.modality} images ({loaded.contract.intensity} window {list(loaded.contract.window)}); "
+                       f"use the {modality} weights (see params/ssl_{modality.lower()}.yaml)")
+  return tuple(merged.items())
 
 
 def _frozen(value):

@@ -1,0 +1,30 @@
+"""Feature sets side by side under one protocol: what `radiomics-ssl-evaluate` and the benchmark
+studies share (Table 2's rows: trad, ssl and trad+ssl for each encoder)."""
+import collections
+
+import numpy as np
+
+from radiomics_ssl.evaluate.protocol import cross_validate, metrics
+
+
+def feature_sets(trad, ssl_by_name, sets=("trad", "ssl", "trad+ssl")):
+  """-> {set name: case x feature matrix}: 'trad', 'ssl [name]' and 'trad+ssl [name]' as asked by `sets`."""
+  chosen = collections.OrderedDict()
+  if "trad" in sets:
+    chosen["trad"] = trad
+  for name, ssl in ssl_by_name.items():
+    if "ssl" in sets:
+      chosen[f"ssl [{name}]"] = ssl
+    if "trad+ssl" in sets:
+      chosen[f"trad+ssl [{name}]"] = np.hstack([trad, ssl])
+  return chosen
+
+
+def compare(sets, y, protocol, groups=None, positive="1", progress=None):
+  """Cross-validate every feature set on the same folds -> ([(set, n_features, {metric: (mean, sd)})],
+  {set: out-of-fold records})."""
+  results, records = [], collections.OrderedDict()
+  for name, matrix in (progress(sets.items(), desc="feature sets") if progress else sets.items()):
+    records[name] = cross_validate(matrix, y, protocol, groups)
+    results.append((name, matrix.shape[1], metrics(records[name], positive=positive)))
+  return results, records

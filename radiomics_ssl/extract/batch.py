@@ -1,0 +1,230 @@
+"""pyradiomicsssl's two stages: a per-case step that computes the classical features and prepares
+the encoder's input, and an encoder stage that encodes it and completes each case.
+
+Per-case step (`extract_case`, in the main process or in `--jobs` workers): pyradiomics' own
+extraction by a `CaseExtractor`, whose ssl class only prepares each ROI; no model is loaded.
+Its product is a `CaseResult`: the feature vector and the prepared ROIs whose columns are empty.
+
+Encoder stage (`EncoderStage`, in the main process, on a background thread, so that the torch
+import, the model load and every encoding overlap the next cases' classical features): encodes
+the prepared ROIs, fills their columns and the ssl provenance, and writes the --out-dir file.
+- One ROI at a time by default: on the CPU, bit-identical to the Python API's per-case path
+  (same boxes, same batch of one, same fixed thread count).
+- `batch` ROIs at a time (the default on CUDA): equal to the per-ROI path to float rounding.
+"""
+import collections
+import csv
+import logging
+import os
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+from radiomics_ssl.cases import CaseError, case_label, load_case
+from radiomics_ssl.extract.featureclass import RECORDER_KEY, ssl_column
+from radiomics_ssl.extract.registration import insert_after_diagnostics, provenance
+
+logger = logging.getLogger("radiomics.script")
+DEFAULT_CUDA_BATCH = 32
+
+
+@dataclass
+class RoiRecorder:
+  """Where the ssl class of a per-case step puts what it prepared for the encoder."""
+  contract: object
+  rois: list = field(default_factory=list)  # (image type, preprocess.PreparedRoi), in extraction order
+
+  def record(self, image_type, prepared):
+    self.rois.append((image_type, prepared))
+
+
+@dataclass
+class CaseResult:
+  index: int
+  vector: collections.OrderedDict
+  error: Optional[str] = None
+  rois: list = field(default_factory=list)  # (image type, PreparedRoi) whose ssl columns await the encoder
+  stored: bool = False  # read back from --out-dir, complete as it is
+
+
+class CaseExtractor(RadiomicsFeatureExtractor):
+  """pyradiomics' extractor for the per-case step: the ssl class prepares, the encoder stage encodes.
+
+  `contract` is the weights' preprocessing contract (None when the ssl class is not enabled)."""
+  ssl_provenance = False  # the encoder stage adds it, with the numerics of the encoder that ran
+
+  def __init__(self, *args, contract=None, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.contract = contract
+    self._recorder = None
+
+  def computeFeatures(self, image, mask, imageTypeName, **kwargs):
+    if self._recorder is not None:
+      kwargs[RECORDER_KEY] = self._recorder
+    return super().computeFeatures(image, mask, imageTypeName, **kwargs)
+
+  def execute_case(self, image, mask, label, channel=None):
+    """-> (feature vector with empty ssl columns, [(image type, PreparedRoi)])."""
+    self._recorder = RoiRecorder(self.contract)
+    try:
+      return self.execute(image, mask, label, channel), self._recorder.rois
+    finally:
+      self._recorder = None
+
+
+def build_case_extractor(param_file, overrides, validate_only=False):
+  """A CaseExtractor from a parameter file and validated overrides -> (extractor, ssl settings or None).
+  The weights are verified here (sha256, contract); the model itself loads in the encoder stage."""
+  from radiomics_ssl import weights
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS
+  from radiomics_ssl.extract.schema import ssl_settings
+
+  extractor = CaseExtractor(param_file, **overrides)
+  if FEATURE_CLASS not in extractor.enabledFeatures or validate_only:
+    return extractor, None
+  ssl = ssl_settings(extractor.settings)
+  extractor.contract = weights.load(ssl["sslWeights"]).contract
+  return extractor, ssl
+
+
+def case_file(out_dir, case_index):
+  return os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
+
+
+def extract_case(job):
+  """The per-case step: job = (case index, batch CSV row, CaseExtractor, out_dir) -> CaseResult.
+  Never raises for a bad case: the error names its files. The label comes from the row's `Label`
+  column, else from the settings, as in pyradiomics. A case already in --out-dir is read back."""
+  index, case, extractor, out_dir = job
+  stored = case_file(out_dir, index)
+  if stored and os.path.isfile(stored):
+    with open(stored, newline="") as stream:
+      return CaseResult(index, next(csv.DictReader(stream)), stored=True)
+  vector = collections.OrderedDict(case)
+  try:
+    label = case_label(case, default=extractor.settings.get("label", 1))
+    channel = case.get("Label_channel")
+    image, mask = load_case(case["Image"], case["Mask"], label, extractor.settings.get("correctMask", False))
+    features, rois = extractor.execute_case(image, mask, label, int(channel) if channel else None)
+  except (KeyboardInterrupt, SystemExit):
+    raise
+  except Exception as error:  # one bad case must not stop the batch; it is reported with its files
+    message = f"case {index} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
+    if not isinstance(error, CaseError):
+      logger.debug("Traceback for case %s", index, exc_info=True)
+    logger.error("%s", message)
+    return CaseResult(index, vector, message)
+  vector.update(features)
+  return CaseResult(index, vector, rois=rois)
+
+
+class EncoderFailure(RuntimeError):
+  """The encoder could not be loaded: no case can be completed (exit code 2)."""
+
+
+class EncoderStage:
+  """Completes CaseResults in order on its own thread: ssl values, ssl provenance, the --out-dir file.
+
+  ssl: validated ssl settings, or None when the ssl class is not enabled (cases are only stored).
+  batch: ROIs per encoder call (None: 1 on the CPU, DEFAULT_CUDA_BATCH on CUDA). Batches are
+  greedy: the thread takes the cases that are waiting, up to `batch` ROIs, so it never waits for
+  a batch to fill."""
+
+  def __init__(self, ssl, out_dir, batch=None, additional_info=True):
+    self.ssl, self.out_dir, self.requested_batch, self.additional_info = ssl, out_dir, batch, additional_info
+    self.encoder, self.batch = None, batch or 1
+    self._inbox, self._outbox = queue.Queue(), queue.Queue()
+    self._thread = threading.Thread(target=self._work, name="ssl-encoder", daemon=True)
+    self._thread.start()  # the torch import and the model load start now, beside the first cases
+
+  def run(self, results):
+    """CaseResults in case order -> the same CaseResults, completed, in the same order."""
+    sent = received = 0
+    try:
+      for result in results:
+        self._inbox.put(result)
+        sent += 1
+        while received < sent and not self._outbox.empty():
+          received += 1
+          yield self._take(self._outbox.get())
+      self._inbox.put(None)
+      while received < sent:
+        received += 1
+        yield self._take(self._outbox.get())
+    finally:
+      self._inbox.put(None)  # ends the thread if the consumer stopped early
+
+  @staticmethod
+  def _take(item):
+    if isinstance(item, EncoderFailure):
+      raise item
+    return item
+
+  def _work(self):
+    from radiomics_ssl.inference import get_encoder_for
+
+    failure = None
+    if self.ssl:
+      try:
+        self.encoder = get_encoder_for(self.ssl)
+        self.batch = self.requested_batch or (DEFAULT_CUDA_BATCH if self.encoder.device.type == "cuda" else 1)
+      except Exception as error:  # e.g. a weights file of another architecture, or CUDA missing
+        failure = EncoderFailure(str(error))
+    finished = False
+    while not finished:
+      chunk = [self._inbox.get()]
+      finished = chunk[0] is None
+      while not finished and self.batch > 1 and sum(len(r.rois) for r in chunk) < self.batch and not self._inbox.empty():
+        chunk.append(self._inbox.get())
+        finished = chunk[-1] is None
+      chunk = [result for result in chunk if result is not None]
+      if failure:
+        for _ in chunk:
+          self._outbox.put(failure)
+      elif chunk:
+        for item in self.complete(chunk):
+          self._outbox.put(item)
+
+  def complete(self, chunk):
+    """Encode the chunk's ROIs (one call per ROI unless batched), fill and store each case."""
+    from radiomics_ssl.inference import numerics
+
+    rois = [(result, image_type, prepared) for result in chunk for image_type, prepared in result.rois]
+    values, failure = [], None
+    if rois:
+      try:
+        prepared = [p for _, _, p in rois]
+        values = (self.encoder.encode_rois(prepared) if self.batch > 1
+                  else [self.encoder.encode_rois([p])[0] for p in prepared])
+      except Exception as error:  # e.g. out of device memory: the chunk's cases fail, with the reason
+        logger.error("encoding %d ssl ROI(s) failed: %s", len(rois), error)
+        failure = str(error)
+    for (result, image_type, _), features in zip(rois, values):
+      result.vector.update((ssl_column(image_type, i), value) for i, value in enumerate(features))
+    completed = []
+    for result in chunk:
+      if failure and result.rois and result.error is None:
+        result.error = f"case {result.index} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
+        for image_type, _ in result.rois:  # no empty ssl columns in the output
+          for key in [k for k in result.vector if k.startswith(ssl_column(image_type, ""))]:
+            del result.vector[key]
+      if result.error is None and not result.stored:
+        if self.ssl and self.additional_info:
+          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder)))
+        _store(case_file(self.out_dir, result.index), result.vector)
+      completed.append(result)
+    return completed
+
+
+def _store(filename, vector):
+  """Write one case's row atomically (nothing without --out-dir)."""
+  if not filename:
+    return
+  with open(filename + ".tmp", "w", newline="") as stream:
+    writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(vector)
+  os.replace(filename + ".tmp", filename)

@@ -1,0 +1,172 @@
+"""`pyradiomicsssl`: the `pyradiomics` command line with the ssl feature class enabled.
+
+It is pyradiomics' own `PyRadiomicsCommandLine` (same options, batch CSV handling and output
+formats) with four changes: settings overrides are validated strictly against the extended
+schema; the weights and device are checked once before any case runs; each failed case is
+reported with its files while the others complete; and the cases run in two stages
+(extract/batch.py): the classical features and the encoder's input per case (in `spawn` workers
+with `--jobs`), and the encoder on a thread of the main process, overlapping them.
+
+Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are written);
+2 invalid parameters, settings, weights or device; 3 unexpected error; 4 crash.
+"""
+import collections
+import logging
+import multiprocessing
+import os
+import sys
+
+import radiomics
+
+import radiomics_ssl
+from radiomics_ssl.extract import _pyradiomics
+from radiomics_ssl.extract.batch import DEFAULT_CUDA_BATCH, EncoderFailure, EncoderStage, build_case_extractor, extract_case
+
+logger = logging.getLogger("radiomics.script")
+
+
+class SettingsError(ValueError):
+  """Parameters or settings that cannot be used; reported once, exit code 2."""
+
+
+class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
+
+  def __init__(self, custom_arguments=None):
+    super().__init__(custom_arguments)
+    self.failures = []
+    self.ssl = None  # validated ssl settings when the ssl class is enabled
+
+  @classmethod
+  def getParser(cls):
+    parser = super().getParser()
+    parser.prog = "pyradiomicsssl"
+    _pyradiomics.set_version_text(parser, f"pyradiomicsssl {radiomics_ssl.__version__} (pyradiomics {radiomics.__version__})")
+    parser.add_argument("--ssl-batch", type=int, default=None, metavar="N",
+                        help="Encode N ssl ROIs per encoder call (default: 1 on the CPU, where the values are then "
+                             "bit-identical whatever --jobs; %d on CUDA)." % DEFAULT_CUDA_BATCH)
+    return parser
+
+  def run(self):
+    try:
+      self.extractor = self._buildExtractor()
+    except (SettingsError, ValueError, RuntimeError) as error:
+      logger.error("%s", error)
+      return 2
+    try:
+      code = super().run()
+    except EncoderFailure as error:
+      logger.error("%s", error)
+      return 2
+    if code == 0 and self.failures:
+      logger.error("%d of %d case(s) failed:\n  %s", len(self.failures), self.case_count, "\n  ".join(self.failures))
+      return 1
+    return code
+
+  def _buildExtractor(self):
+    """Validate the parameter file, the overrides and the weights (sha256, contract) once, up front;
+    a CUDA device asked for by name is checked here too. The model itself loads in the encoder stage."""
+    import pykwalify.errors
+
+    if self.args.mode != "segment":
+      raise SettingsError(f"--mode {self.args.mode}: pyradiomicsssl extracts per ROI (segment mode) only; "
+                          "use the pyradiomics command line for voxel-based feature maps")
+    if self.args.ssl_batch is not None and self.args.ssl_batch < 1:
+      raise SettingsError(f"--ssl-batch {self.args.ssl_batch}: must be >= 1")
+    try:
+      extractor, self.ssl = build_case_extractor(self.args.param, self._parseOverrides(), self.args.validate)
+    except (pykwalify.errors.PyKwalifyException, IOError) as error:
+      raise SettingsError(f"{self.args.param or 'settings'}: parameter validation failed: {error}") from None
+    if self.ssl and self.ssl["sslDevice"] not in ("auto", "cpu"):
+      from radiomics_ssl.inference import resolve_device
+
+      resolve_device(self.ssl["sslDevice"])  # CUDA asked for but absent fails here
+    return extractor
+
+  def _parseOverrides(self):
+    return parse_overrides(self.args.setting, self.args.label)
+
+  def _processCases(self, case_generator):
+    """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP), in two stages."""
+    from tqdm import tqdm
+
+    cases = list(case_generator)
+    if self.args.out_dir is not None:
+      os.makedirs(self.args.out_dir, exist_ok=True)
+    jobs = [(index, case, self.extractor, self.args.out_dir) for index, case in cases]
+    stage = EncoderStage(self.ssl, self.args.out_dir, self.args.ssl_batch, self.extractor.settings.get("additionalInfo", True))
+    progress = dict(total=len(cases), desc="pyradiomicsssl", unit="case", disable=None, file=sys.stderr)
+    if self.num_workers > 1:
+      context = multiprocessing.get_context("spawn")
+      with context.Pool(self.num_workers, initializer=_pyradiomics.configure_worker, initargs=(self.logging_config,)) as pool:
+        outcomes = list(tqdm(stage.run(pool.imap(extract_case, jobs)), **progress))
+    else:
+      outcomes = list(tqdm(stage.run(map(extract_case, jobs)), **progress))
+    self.failures = [result.error for result in outcomes if result.error]
+    return _pad_failed([result.vector for result in outcomes], [result.error for result in outcomes]) or None
+
+
+def parse_overrides(settings, label=None):
+  """`--setting KEY:VALUE` strings typed by the extended schema, as pyradiomics does; an unknown key
+  or an unparsable value is an error here, not a warning. (pyradiomics 3.0.1's own parser also fails
+  on current ruamel.yaml, which no longer has `safe_load`.)"""
+  import pykwalify.errors
+  import yaml
+
+  from radiomics_ssl.extract.schema import validate_settings
+
+  schema_file, _ = radiomics.getParameterValidationFiles()
+  with open(schema_file) as stream:
+    known = yaml.safe_load(stream)["mapping"]["setting"]["mapping"]
+  overrides = {}
+  for setting in settings:
+    key, _, value = setting.partition(":")
+    if not _ or key not in known:
+      raise SettingsError(f"--setting {setting!r}: unknown setting {key!r} (expected KEY:VALUE with a pyradiomics "
+                          "or ssl setting)")
+    rule = known[key]
+    item_type = (rule["seq"][0].get("type", "str") if "seq" in rule else rule.get("type", "str"))
+    try:
+      parsed = [_parse_value(v, item_type) for v in value.split(",")]
+    except ValueError:
+      raise SettingsError(f"--setting {setting!r}: {value!r} is not of type {item_type}") from None
+    overrides[key] = parsed if "seq" in rule else parsed[0]
+  if label is not None:
+    overrides["label"] = label
+  try:
+    validate_settings(overrides)
+  except pykwalify.errors.PyKwalifyException as error:
+    raise SettingsError(f"--setting: {error}") from None
+  return overrides
+
+
+def _pad_failed(vectors, errors):
+  """Give failed cases the columns of the first extracted case (empty values), so the output's
+  column order follows that case even when case 1 failed (pyradiomics sorts extra columns)."""
+  template = next((v for v, e in zip(vectors, errors) if not e), None)
+  if template is None:
+    return vectors
+  return [collections.OrderedDict((key, vector.get(key)) for key in list(vector) + [k for k in template if k not in vector])
+          if error else vector for vector, error in zip(vectors, errors)]
+
+
+def _parse_value(value, value_type):
+  if value_type == "int":
+    return int(value)
+  if value_type == "float":
+    return float(value)
+  if value_type == "bool":
+    return value == "1" or value.lower() == "true"
+  return value
+
+
+def main(argv=None):
+  try:
+    return SSLCommandLine(argv).run()
+  except Exception as error:  # mirrors pyradiomics' parse_args
+    logging.getLogger().error("Error executing pyradiomicsssl!", exc_info=True)
+    print(f"Error executing pyradiomicsssl!\n{error}")
+    return 4
+
+
+if __name__ == "__main__":
+  sys.exit(main())
