@@ -2,6 +2,8 @@
 
   python benchmarks/recipe_study.py --out results/recipe --stage candidates   # PET and MR, R1-R5, 2 seeds
   python benchmarks/recipe_study.py --out results/recipe --stage ct           # CT: PTV70 only vs + organs
+  python benchmarks/recipe_study.py --out results/recipe --stage balance      # the final recipe + RE, + SE
+  python benchmarks/recipe_study.py --out results/recipe --stage defaults     # default training, 3 seeds
   python benchmarks/recipe_study.py --out results/recipe --stage report       # tables from what has run
 
 The decisions (contracts, candidates, selection rule, the CT probe task) were written down before
@@ -35,6 +37,9 @@ MODALITIES = {  # name -> (contract modality, pretraining cohorts, evaluation co
   "MR": ("MR", ["sts-mr", "pyradiomics-mr"], "sts-mr"),
 }
 CT_SETS = {"CT-ptv": ("ptv70",), "CT-all": ("ptv70", "organs")}  # OpenKBP ROIs of the CT pretraining sets
+BALANCED = {"R3-sgd-crop+RE": {"balance": "re", "q": 2}, "R3-sgd-crop+SE": {"balance": "se"}}  # RE: N = 6, as SE's m
+CANDIDATES.update(BALANCED)  # the final recipe with the paper's imbalance modules (--stage balance)
+SEARCHED = [name for name in CANDIDATES if name not in BALANCED]
 
 
 class Study:
@@ -117,8 +122,24 @@ class Study:
       self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))
     for seed in seeds:
       for modality, (kind, cohorts, _) in MODALITIES.items():
-        for candidate in CANDIDATES:
+        for candidate in SEARCHED:
           self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
+
+  def balance(self, seeds):
+    """The final recipe (R3, the defaults) with RE and with SE, beside plain 3DSiam."""
+    for seed in seeds:
+      for modality, (kind, cohorts, _) in MODALITIES.items():
+        for candidate in BALANCED:
+          self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
+
+  def defaults(self, ct_set, seeds=(0, 1, 2)):
+    """Default training (the defaults are R3) on each shared cohort over 3 seeds, for the rank check."""
+    for modality, (kind, cohorts, _) in MODALITIES.items():
+      for seed in seeds:
+        self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), "R3-sgd-crop", seed, self.iterations)
+    paths, _ = self.ct_csvs()
+    for seed in seeds:
+      self.train(f"{ct_set}-default", "CT", paths[ct_set], "R3-sgd-crop", seed, self.iterations)
 
   def derived(self, modality, candidate, seed):
     """R3's encoder extracted as tiles, and its last (not best-rank) encoder, as weights files."""
@@ -149,7 +170,7 @@ class Study:
     eval_csv = self.cohort_csv(f"eval-{modality}", [eval_cohort])
     trad = self.classical(eval_csv, modality)
     files = {"random-init": self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))}
-    for seed in seeds:
+    for seed in sorted(set(seeds) | {2}):
       for candidate in CANDIDATES:
         weights = self.out / "runs" / f"{modality}-{candidate}-s{seed}" / "weights.safetensors"
         if weights.is_file():
@@ -247,6 +268,7 @@ def report(study, seeds):
     worst = min(v[2] for values in by_modality.values() for v in values)
     lines.append(f"| {name} | {means.get('PET', np.nan):.3f} | {means.get('MR', np.nan):.3f} | "
                  f"{np.mean(list(means.values())):.3f} | {both:.3f} | {worst:.2f} |")
+  lines += default_ranks(study)
   if (study.out / "runs" / "CT-all-R3-sgd-crop-s0" / "weights.safetensors").is_file():
     ranks, results = study.evaluate_ct()
     lines += ["\n## CT: organ identity on held-out OpenKBP test-split patients (grouped by patient)\n",
@@ -261,11 +283,31 @@ def report(study, seeds):
   print("\n".join(lines))
 
 
+def default_ranks(study):
+  """Default training, 3 seeds per cohort: the final effective rank against the untrained encoder's
+  on the same cases (both measured by the trainer's collapse guard), and the exported iteration."""
+  from radiomics_ssl import weights as weights_io
+
+  lines = ["\n## Default training over 3 seeds: effective rank (the trainer's monitor, same cases)\n",
+           "| cohort | seed | untrained rank | last rank | last / untrained | exported iteration (rank) |",
+           "|---|---|---|---|---|---|"]
+  for run in sorted((study.out / "runs").glob("*-R3-sgd-crop-s*")):
+    if not (run / "weights.safetensors").is_file() or "+" in run.name:
+      continue
+    training = weights_io.load(str(run / "weights.safetensors")).metadata["training"]
+    cohort, seed = run.name.rsplit("-R3-sgd-crop-s", 1)
+    lines.append(f"| {cohort} | {seed} | {training['rank_untrained']:.1f} | {training['rank_last']:.1f} | "
+                 f"{training['rank_last'] / training['rank_untrained']:.2f} | {training['exported_iteration']} "
+                 f"({training['exported_rank']:.1f}) |")
+  return lines
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--out", default=str(REPO / "results" / "recipe"))
   parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
-  parser.add_argument("--stage", choices=["candidates", "ct", "report"], required=True)
+  parser.add_argument("--stage", choices=["candidates", "ct", "balance", "defaults", "report"], required=True)
+  parser.add_argument("--ct-set", choices=list(CT_SETS), default="CT-all", help="--stage defaults: the CT pretraining set")
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
   parser.add_argument("--iterations", type=int, default=400)
   parser.add_argument("--ct-iterations", type=int, default=1000)
@@ -276,6 +318,10 @@ def main():
     study.candidates(args.seeds)
   elif args.stage == "ct":
     study.ct(args.ct_iterations)
+  elif args.stage == "balance":
+    study.balance(args.seeds)
+  elif args.stage == "defaults":
+    study.defaults(args.ct_set)
   report(study, args.seeds)
 
 

@@ -138,7 +138,7 @@ class TrainConfig:
   m: int = 6
   batch_size: int = 6
   warmup_epochs: int = 1
-  iterations: int = 300
+  iterations: int = 400
   optimizer: str = "sgd"
   lr: float = 0.05 * 6 / 256
   lr_schedule: str = "cosine"
