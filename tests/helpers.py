@@ -37,9 +37,9 @@ def make_untrained_weights(path, box=16, seed=0, **contract):
   return str(path)
 
 
-def run(*args, cwd=None, timeout=900):
+def run(*args, cwd=None, timeout=900, env=None):
   """Run a command (console scripts of this package included); returns CompletedProcess."""
-  return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+  return subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
 
 
 def write_image(array, path, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)):
