@@ -11,6 +11,9 @@ install:
 	$(PIP) install "numpy>=1.22" "setuptools>=64" wheel
 	$(PIP) install --no-build-isolation pyradiomics==3.0.1
 	$(PIP) install ".[test]"
+	# pyradiomics' own feature tests and baselines, from its source distribution (not copied into this repository)
+	$(PIP) download --no-deps --no-binary :all: --no-build-isolation pyradiomics==3.0.1 -d build
+	tar -xzf build/pyradiomics-3.0.1.tar.gz -C build pyradiomics-3.0.1/tests pyradiomics-3.0.1/data
 
 demo: install
 	$(PYTHON) examples/make_sample.py sample

@@ -62,6 +62,8 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
     return super().execute()
 
   def _initCalculation(self, voxelCoordinates=None):
+    if self.features is not None:  # pyradiomics calls this at every execute(); the ROI is encoded once
+      return
     encoder = get_encoder_for(self.sslSettings)
     self.features = encoder.encode_rois([prepare_roi(self.inputImage, self.inputMask, self.label, encoder.contract)])[0]
 
