@@ -1,10 +1,15 @@
-"""Extraction benchmark: classical-only vs classical + ssl per case, encoder speed vs the FLOP floor.
+"""Extraction benchmark: classical-only vs classical + ssl, per case and whole process, and the
+encoder's speed against the FLOP floor.
 
-  python benchmarks/extract.py [--data ../shared/data] [--repeats 5] [--weights sts-siam3d-48]
+  python benchmarks/extract.py [--data ../shared/data] [--repeats 5] [--weights NAME]
 
 Everything is measured in one run, side by side, and reported as medians (these machines are
-shared and noisy). The FLOP floor is the encoder's FLOPs (from the architecture) divided by
-this machine's measured matmul peak for the same precision.
+shared and noisy):
+- whole process: the stock `pyradiomics` command line against `pyradiomicsssl` on the five
+  pyradiomics cases, --jobs 1 and 2 (torch's import, the model load and the encoding included);
+- per case, in one process: a stock extractor against one with the ssl class;
+- the encoder: seconds per ROI against the FLOP floor (the encoder's FLOPs over this machine's
+  measured matmul peak at the same precision), at the fixed thread count of extraction (1) and at 2.
 """
 import argparse
 import os
@@ -19,6 +24,7 @@ import torch
 import radiomics_ssl  # noqa: E402,F401  registers the ssl class
 from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
 from radiomics_ssl.cases import load_case  # noqa: E402
+from radiomics_ssl.config import DEFAULT_WEIGHTS  # noqa: E402
 from radiomics_ssl.datasets import cohort_rows  # noqa: E402
 from radiomics_ssl.inference import LoadedEncoder, get_encoder  # noqa: E402
 from radiomics_ssl.model import encoder_flops  # noqa: E402
@@ -28,10 +34,40 @@ from timing import median_seconds  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def matmul_peak(dtype, n=2048, repeats=5):
+def matmul_peak(dtype, threads, n=2048, repeats=5):
+  from radiomics_ssl.inference import intra_op_threads
+
   a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-  torch.mm(a, b)
-  return 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+  with intra_op_threads(threads):
+    torch.mm(a, b)
+    return 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+def whole_process(data, params, weights, repeats, folder):
+  """Median wall time of the stock CLI and of pyradiomicsssl over the five pyradiomics cases."""
+  import subprocess
+
+  import yaml
+
+  from radiomics_ssl.datasets import write_batch_csv
+
+  os.makedirs(folder, exist_ok=True)
+  batch = write_batch_csv(os.path.join(folder, "cases.csv"), cohort_rows(data, "pyradiomics"))
+  stock = yaml.safe_load(open(params))
+  stock["featureClass"].pop("ssl")
+  stock["setting"] = {k: v for k, v in stock["setting"].items() if not k.startswith("ssl")}
+  classical = os.path.join(folder, "classical.yaml")
+  yaml.safe_dump(stock, open(classical, "w"))
+  extra = ["--setting", f"sslWeights:{weights}"] if weights else []
+  print(f"{'whole process, 5 cases':<28} {'pyradiomics s':>13} {'pyradiomicsssl s':>16} {'ratio':>6}")
+  for jobs in ("1", "2"):
+    def timed(command):
+      return median_seconds(lambda: subprocess.run(command + ["--jobs", jobs, "-o", os.path.join(folder, "out.csv"), "-f", "csv"],
+                                                   check=True, capture_output=True), repeats)
+    t_stock = timed(["pyradiomics", batch, "--param", classical])
+    t_ssl = timed(["pyradiomicsssl", batch, "--param", params] + extra)
+    print(f"{'--jobs ' + jobs:<28} {t_stock:>13.2f} {t_ssl:>16.2f} {t_ssl / t_stock:>6.2f}", flush=True)
+  print()
 
 
 def peak_rss_mb():
@@ -44,6 +80,7 @@ def main():
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--weights", default=None, help="sslWeights (default: the shipped default)")
   parser.add_argument("--sts", type=int, default=4, help="how many STS MR cases to add to the pyradiomics cases")
+  parser.add_argument("--work", default="/tmp/radiomics_ssl_extract_benchmark")
   args = parser.parse_args()
 
   params = str(REPO / "params" / "ssl.yaml")
@@ -52,13 +89,16 @@ def main():
   classical = RadiomicsFeatureExtractor(params)
   classical.enabledFeatures.pop("ssl")
   rows = cohort_rows(args.data, "pyradiomics") + cohort_rows(args.data, "sts-mr")[: args.sts]
-  encoder = get_encoder(with_ssl.settings.get("sslWeights") or "sts-siam3d-48", "cpu")
+  encoder = get_encoder(args.weights or DEFAULT_WEIGHTS, "cpu")
   box = encoder.weights.contract.box
 
-  print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads; weights {encoder.weights.name} (box {box}^3)")
-  peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-  print(f"matmul peak (2048^2, median of 5): fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s\n")
+  print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
+        f"weights {encoder.weights.name} (box {box}^3); the encoder runs at sslThreads={encoder.threads}\n")
+  whole_process(args.data, params, args.weights, args.repeats, args.work)
+  peaks = {(dtype, threads): matmul_peak(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype]), threads)
+           for dtype in ("fp32", "bf16") for threads in (1, 2)}
+  print("matmul peak (2048^2, median of 5), GFLOP/s: " +
+        ", ".join(f"{dtype} {threads} thread(s) {peak:.0f}" for (dtype, threads), peak in peaks.items()) + "\n")
 
   print(f"{'case':<10} {'classical s':>11} {'classical+ssl s':>15} {'ratio':>6}")
   totals = [0.0, 0.0]
@@ -75,18 +115,19 @@ def main():
   print(f"peak RSS after extraction: {peak_rss_mb():.0f} MB\n")
 
   flops = encoder_flops(box, encoder.weights.metadata["arguments"])
-  encoders = {"fp32": encoder, "bf16": LoadedEncoder(encoder.weights, torch.device("cpu"), "bf16")}
+  encoders = {("fp32", 1): encoder, ("fp32", 2): LoadedEncoder(encoder.weights, torch.device("cpu"), "fp32", 2),
+              ("bf16", 1): LoadedEncoder(encoder.weights, torch.device("cpu"), "bf16", 1)}
   boxes = np.random.default_rng(0).uniform(0, 255, (1, box, box, box)).astype(np.float32)
   print(f"encoder forward at {box}^3: {flops / 1e9:.2f} GFLOP")
-  print(f"{'precision':<10} {'s/ROI':>8} {'GFLOP/s':>8} {'floor s':>8} {'x floor':>8}")
-  for label, loaded in encoders.items():
+  print(f"{'precision':<10} {'threads':>7} {'s/ROI':>8} {'GFLOP/s':>8} {'floor s':>8} {'x floor':>8}")
+  for (label, threads), loaded in encoders.items():
     loaded.encode(boxes)
     seconds = median_seconds(lambda: loaded.encode(boxes), args.repeats * 2)
-    floor = flops / (peaks[label] * 1e9)
-    print(f"{label:<10} {seconds:>8.4f} {flops / seconds / 1e9:>8.1f} {floor:>8.4f} {seconds / floor:>8.2f}")
+    floor = flops / (peaks[(label, threads)] * 1e9)
+    print(f"{label:<10} {threads:>7} {seconds:>8.4f} {flops / seconds / 1e9:>8.1f} {floor:>8.4f} {seconds / floor:>8.2f}")
 
   real = np.stack([prepare_roi(*load_case(row["Image"], row["Mask"]), 1, encoder.weights.contract).box for row in rows])
-  fp32, bf16 = (loaded.encode(real) for loaded in encoders.values())
+  fp32, bf16 = encoder.encode(real), encoders[("bf16", 1)].encode(real)
   correlations = [np.corrcoef(fp32[:, j], bf16[:, j])[0, 1] for j in range(fp32.shape[1]) if fp32[:, j].std() > 0]
   print(f"bf16 vs fp32 on the {len(rows)} real ROIs: max relative difference "
         f"{np.abs(bf16 - fp32).max() / np.abs(fp32).max():.2e}; per-feature correlation across cases: "

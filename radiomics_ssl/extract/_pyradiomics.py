@@ -46,10 +46,13 @@ def set_version_text(parser, text):
       action.version = text
 
 
-def configure_worker(logging_config=None):
+def configure_worker(logging_config=None, sitk_threads=1):
   """pyradiomics' own worker set-up: its logging configuration (None: leave logging as it is) and
-  one SimpleITK thread per worker."""
+  one SimpleITK thread per worker, or `sitk_threads`."""
+  import SimpleITK as sitk
+
   segment._configureParallelExtraction(logging_config or {"version": 1, "disable_existing_loggers": False})
+  sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(sitk_threads)
 
 
 require()

@@ -95,9 +95,11 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     jobs = [(index, case, self.extractor, self.args.out_dir) for index, case in cases]
     stage = EncoderStage(self.ssl, self.args.out_dir, self.args.ssl_batch, self.extractor.settings.get("additionalInfo", True))
     progress = dict(total=len(cases), desc="pyradiomicsssl", unit="case", disable=None, file=sys.stderr)
-    if self.num_workers > 1:
-      context = multiprocessing.get_context("spawn")
-      with context.Pool(self.num_workers, initializer=_pyradiomics.configure_worker, initargs=(self.logging_config,)) as pool:
+    if self.num_workers > 1 or self.ssl:  # with ssl, even --jobs 1 runs the per-case step in a worker process,
+      context = multiprocessing.get_context("spawn")  # so that the encoder (torch) truly runs beside it
+      threads = max(1, (os.cpu_count() or 1) // self.num_workers)  # pyradiomics' own --jobs 1 uses every core
+      with context.Pool(self.num_workers, initializer=_pyradiomics.configure_worker,
+                        initargs=(self.logging_config, threads)) as pool:
         outcomes = list(tqdm(stage.run(pool.imap(extract_case, jobs)), **progress))
     else:
       outcomes = list(tqdm(stage.run(map(extract_case, jobs)), **progress))
