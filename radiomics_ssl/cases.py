@@ -38,7 +38,7 @@ def read_batch_csv(path):
 
 def case_label(row, default=1):
   """The `Label` column as an int (empty -> default)."""
-  value = (row.get("Label") or "").strip()
+  value = str(row.get("Label") if row.get("Label") is not None else "").strip()
   try:
     return int(value) if value else default
   except ValueError:

@@ -31,7 +31,7 @@ def make_untrained_weights(path, box=16, seed=0, **contract):
   torch.manual_seed(seed)
   encoder = Encoder3d()
   metadata = {"architecture": ARCHITECTURE, "arguments": encoder.arguments, "feature_dim": 256,
-              "contract": asdict(Contract(box=box, spacing_mm=2.0, **contract)), "trained": False,
+              "contract": asdict(Contract(**dict(dict(box=box, spacing_mm=2.0), **contract))), "trained": False,
               "training": None, "license": "test"}
   weights.save(str(path), encoder.state_dict(), metadata)
   return str(path)

@@ -108,14 +108,14 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
   map_outliers = {}
   if len(good) >= 3:
     map_outliers["ssl"] = pictures.feature_map(ssl, good_names, labels, os.path.join(out_dir, "ssl_map.png"),
-                                               "ssl features", embedding)
+                                               "ssl features", embedding, label_column)
     maps.append(("ssl features, one point per case" + (f", coloured by {label_column}" if label_column else ""),
                  "ssl_map.png"))
     trad_columns = [key for key in results[good[0]].vector if is_trad(key)]
     if trad_columns:
       trad = np.array([[_number(results[i].vector.get(key)) for key in trad_columns] for i in good])
       map_outliers["classical"] = pictures.feature_map(trad, good_names, labels, os.path.join(out_dir, "classical_map.png"),
-                                                       "classical features", embedding)
+                                                       "classical features", embedding, label_column)
       pictures.cross_correlation_density(ssl, trad, os.path.join(out_dir, "ssl_x_classical.png"))
       maps += [("classical features, the same map", "classical_map.png"),
                ("correlation of every ssl feature with every classical feature (Fig. 2 style)", "ssl_x_classical.png")]

@@ -108,7 +108,7 @@ def outliers(points, names, threshold=3.5):
   return [name for name, d in zip(names, distance) if (d - np.median(distance)) / spread > threshold]
 
 
-def feature_map(matrix, names, labels, path, title, method="pca"):
+def feature_map(matrix, names, labels, path, title, method="pca", label_name="label"):
   """One point per case, coloured by label, outliers named; returns the outliers' names."""
   plt = pyplot()
   points = embed(matrix, method)
@@ -119,7 +119,7 @@ def feature_map(matrix, names, labels, path, title, method="pca"):
     for value in sorted(set(labels), key=str):
       chosen = np.array([label == value for label in labels])
       ax.scatter(points[chosen, 0], points[chosen, 1], s=18, label=f"{value or 'no label'} ({chosen.sum()})")
-    ax.legend(fontsize=8, title="label")
+    ax.legend(fontsize=8, title=label_name)
   named = outliers(points, names)
   for name, point in zip(names, points):
     if name in named:
