@@ -7,7 +7,7 @@ isolate augmentation, forward/backward and the RE/SE module). Every variant runs
 epoch of plain 3DSiam, then `--iterations` balanced ones; medians of the balanced iterations
 after the first, all variants measured in one run. The RE/SE overhead compares an iteration
 with plain 3DSiam at the same training batch (6: SE's m, and RE with q=2 so N=6). The bank's
-one-time fill is shown separately and amortised over `--amortise` iterations (a 300-iteration
+one-time fill is shown separately and amortised over `--amortise` iterations (a 400-iteration
 run by default). The rank guard (train/monitor.py) encodes the monitored cases every `rank_every`
 iterations; its share of an iteration is the last column.
 """
@@ -55,7 +55,7 @@ def main():
   parser.add_argument("--boxes", type=int, nargs="+", default=[32, 48])
   parser.add_argument("--iterations", type=int, default=4)
   parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-  parser.add_argument("--amortise", type=int, default=300, help="run length over which the bank fill is amortised")
+  parser.add_argument("--amortise", type=int, default=400, help="run length over which the bank fill is amortised")
   parser.add_argument("--device", default="auto")
   args = parser.parse_args()
   device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
