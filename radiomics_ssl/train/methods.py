@@ -28,14 +28,29 @@ class Batch:
   layout: object           # puts a derived input tensor in the training memory format
 
 
-class Siam3dMethod:
-  """3DSiam (Section 2): two views, Eq. 2 with optional RE weights (sum(w * l) / sum(w))."""
-  name = "siam3d"
-  views = 2
+class Method:
+  """The interface the loop calls (see the module docstring)."""
+  name = None
+  views = 1
   trains = True
 
   def __init__(self, config):
     self.config = config
+
+  def build(self, encoder):
+    raise NotImplementedError
+
+  def fixed_lr_parameters(self, net):
+    return []
+
+  def loss(self, net, views, batch):
+    raise NotImplementedError
+
+
+class Siam3dMethod(Method):
+  """3DSiam (Section 2): two views, Eq. 2 with optional RE weights (sum(w * l) / sum(w))."""
+  name = "siam3d"
+  views = 2
 
   def build(self, encoder):
     return Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)
@@ -61,21 +76,16 @@ class RandomMethod(Siam3dMethod):
   trains = False
 
 
-class RubikMethod:
+class RubikMethod(Method):
   """The Rubik's cube pretext [25] (see train/rubik.py): one view, cut into a 2x2x2 puzzle."""
   name = "rubik"
-  views = 1
-  trains = True
 
   def __init__(self, config):
-    self.config = config
+    super().__init__(config)
     self.permutations = rubik.permutation_set(config.rubik_permutations, torch.Generator().manual_seed(config.seed))
 
   def build(self, encoder):
     return rubik.RubikNet(encoder, len(self.permutations))
-
-  def fixed_lr_parameters(self, net):
-    return []
 
   def loss(self, net, views, batch):
     x, global_batch = views[0], len(batch.indices)
