@@ -90,6 +90,8 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
   table, sheet = [], []
   for index, (name, row, result) in enumerate(zip(names, rows, results), start=1):
     entry = {"ID": name, "Image": row["Image"], "Mask": row["Mask"], "error": result.error, "warnings": []}
+    if label_column:
+      entry[label_column] = row.get(label_column, "")
     prepared = result.rois[0][1] if result.error is None and result.rois else None
     if prepared is not None:
       features = ssl[good.index(index - 1)]
@@ -102,7 +104,7 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
     table.append(entry)
     sheet.append((name, prepared, bool(entry["warnings"])))
   pictures.contact_sheet(sheet, os.path.join(out_dir, "contact_sheet.png"))
-  maps = [("contact sheet: the axial mid-slice of every case's box", "contact_sheet.png")]
+  maps = []
   good_names = [names[i] for i in good]
   labels = [rows[i].get(label_column, "") for i in good] if label_column else None
   map_outliers = {}
@@ -128,7 +130,10 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
              f"large ROIs {contract.large_roi}, layout {contract.layout}.",
              "Outliers of the maps: " + ("; ".join(f"{kind}: {', '.join(found) or 'none'}" for kind, found in map_outliers.items())
                                          or "too few cases for maps")]
-  return page.write_index(out_dir, "radiomics_ssl QA report: what the encoder sees", summary, maps, table)
+  contact = ("contact sheet: the axial mid-slice of every case's box, as the encoder receives it (ROI in red; "
+             "(!) marks a warning)", "contact_sheet.png")
+  return page.write_index(out_dir, "radiomics_ssl QA report: what the encoder sees", summary, contact, maps, table,
+                          label_column)
 
 
 def _geometry(vector, prepared):
