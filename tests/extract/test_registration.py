@@ -118,3 +118,18 @@ def test_cuda_request_fails_clearly_without_cuda(pyradiomics_cases):
   else:
     with pytest.raises(RuntimeError, match="sslDevice='cuda': CUDA was asked for but .* no CUDA device"):
       extractor.execute(*pyradiomics_cases["breast1"])
+
+
+def test_a_parameter_file_for_one_modality_refuses_weights_for_another(tmp_path, pyradiomics_cases):
+  """sslModality (set by params/ssl_ct.yaml, ssl_pet.yaml, ssl_mr.yaml) must match the weights' contract."""
+  from helpers import make_untrained_weights, run
+
+  pet = make_untrained_weights(tmp_path / "pet.safetensors", modality="PET", intensity="fixed", window=(0.0, 30.0))
+  with pytest.raises(ValueError, match=r"sslModality 'CT' does not match .*pet.safetensors, whose contract is for PET"):
+    RadiomicsFeatureExtractor({"featureClass": {"ssl": None}, "setting": {"sslWeights": pet, "sslModality": "CT"}}) \
+      .execute(*pyradiomics_cases["lung1"])
+  RadiomicsFeatureExtractor({"featureClass": {"ssl": None}, "setting": {"sslWeights": pet, "sslModality": "PET"}}) \
+    .execute(*pyradiomics_cases["lung1"])
+  result = run("pyradiomicsssl", *pyradiomics_cases["lung1"], "--param", PARAMS / "ssl_ct.yaml",
+               "--setting", f"sslWeights:{pet}")
+  assert result.returncode == 2 and "does not match" in result.stderr and "pet.safetensors" in result.stderr
