@@ -19,7 +19,7 @@ def python(code):
 
 
 @pytest.mark.parametrize("module", ["radiomics_ssl.train", "radiomics_ssl.train.cli", "radiomics_ssl.train.loop",
-                                    "radiomics_ssl.evaluate", "radiomics_ssl.evaluate.cli", "radiomics_ssl.inference"])
+                                    "radiomics_ssl.evaluate", "radiomics_ssl.evaluate.cli"])
 def test_importing_a_wing_leaves_pyradiomics_untouched(module):
   code = ("import radiomics, radiomics.featureextractor\n"
           "radiomics_getParameterValidationFiles = radiomics.getParameterValidationFiles\n"
@@ -29,8 +29,10 @@ def test_importing_a_wing_leaves_pyradiomics_untouched(module):
   assert python(code) == ["False", "True", "False"]
 
 
-def test_import_radiomics_ssl_is_the_opt_in():
-  assert python(f"import radiomics_ssl, radiomics\nprint({REGISTRY})") == ["True"]
+@pytest.mark.parametrize("statement", ["import radiomics_ssl", "from radiomics_ssl.datasets import cohort_rows",
+                                       "import radiomics_ssl.inference"])
+def test_importing_the_package_is_the_opt_in(statement):
+  assert python(f"{statement}\nimport radiomics\nprint({REGISTRY})") == ["True"]
 
 
 def test_register_opts_in_after_a_wing_was_imported_first():
