@@ -12,17 +12,13 @@ the first run: results/recipe/PREREGISTRATION.md. Everything goes through the pu
 has a command; finished steps are reused, so the script can be stopped and started again.
 """
 import argparse
-import csv
-import json
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+from pipeline import CT_SETS, REPO, Pipeline, cell, ssl_matrix  # noqa: F401  (ssl_matrix: for interactive use)
+
 PAPER_AUGMENT = {"context": 1.0, "rotation_deg": 20.0, "scale": [0.7, 1.3], "shift": 0.05, "flip": False,
                  "gamma": [0.7, 1.5], "sharpen": [0.0, 1.0], "blur_sigma": [0.0, 1.0], "noise_std": [0.0, 10.0]}
 CANDIDATES = {  # name -> TrainConfig fields beyond the defaults (R3 is the defaults)
@@ -36,41 +32,16 @@ MODALITIES = {  # name -> (contract modality, pretraining cohorts, evaluation co
   "PET": ("PET", ["sts-pet"], "sts-pet"),
   "MR": ("MR", ["sts-mr", "pyradiomics-mr"], "sts-mr"),
 }
-CT_SETS = {"CT-ptv": ("ptv70",), "CT-all": ("ptv70", "organs")}  # OpenKBP ROIs of the CT pretraining sets
 BALANCED = {"R3-sgd-crop+RE": {"balance": "re", "q": 2}, "R3-sgd-crop+SE": {"balance": "se"}}  # RE: N = 6, as SE's m
 CANDIDATES.update(BALANCED)  # the final recipe with the paper's imbalance modules (--stage balance)
 SEARCHED = [name for name in CANDIDATES if name not in BALANCED]
 
 
-class Study:
+class Study(Pipeline):
 
   def __init__(self, out, data, iterations, repeats):
-    self.out, self.data, self.iterations, self.repeats = Path(out), Path(data), iterations, repeats
-    self.work = self.out / "work"
-    self.work.mkdir(parents=True, exist_ok=True)
-    self.log_path = self.out / "commands.jsonl"
-
-  # -- plumbing ----------------------------------------------------------------------------
-  def sh(self, *args):
-    """Run a command, log it with its wall time, fail loudly."""
-    command = [str(a) for a in args]
-    print("$", " ".join(command), flush=True)
-    started = time.perf_counter()
-    result = subprocess.run(command)
-    seconds = time.perf_counter() - started
-    with open(self.log_path, "a") as log:
-      log.write(json.dumps({"command": " ".join(command), "seconds": round(seconds, 1), "exit": result.returncode}) + "\n")
-    if result.returncode != 0:
-      raise SystemExit(f"command failed with exit code {result.returncode}: {' '.join(command)}")
-    return seconds
-
-  def cohort_csv(self, name, cohorts):
-    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
-
-    path = self.work / f"{name}.csv"
-    if not path.is_file():
-      write_batch_csv(path, sum((cohort_rows(self.data, c) for c in cohorts), []))
-    return path
+    super().__init__(out, data, repeats)
+    self.iterations = iterations
 
   def config_file(self, candidate):
     path = self.out / "configs" / f"{candidate}.yaml"
@@ -78,43 +49,10 @@ class Study:
     path.write_text(yaml.safe_dump(CANDIDATES[candidate], sort_keys=True) if CANDIDATES[candidate] else "{}\n")
     return path
 
-  def train(self, name, modality, csv_path, candidate, seed, iterations):
-    run = self.out / "runs" / f"{name}-{candidate}-s{seed}"
-    if not (run / "weights.safetensors").is_file():
-      self.sh("radiomics-ssl-train", csv_path, "--out", run, "--modality", modality, "--config", self.config_file(candidate),
-              "--iterations", iterations, "--seed", seed, "--cache", self.work / f"cache-{name}")
-    return run / "weights.safetensors"
-
-  def random_init(self, name, modality, csv_path):
-    run = self.out / "runs" / f"{name}-random-init"
-    if not (run / "weights.safetensors").is_file():
-      self.sh("radiomics-ssl-train", csv_path, "--out", run, "--method", "random", "--modality", modality,
-              "--seed", "0", "--cache", self.work / f"cache-{name}")
-    return run / "weights.safetensors"
-
-  def extract(self, eval_csv, weights, name):
-    target = self.out / "features" / f"{name}.csv"
-    target.parent.mkdir(exist_ok=True)
-    if not target.is_file():
-      partial = target.with_suffix(".partial")
-      self.sh("pyradiomicsssl", eval_csv, "--param", REPO / "params" / "ssl_only.yaml", "--setting",
-              f"sslWeights:{weights}", "--jobs", "2", "--format", "csv", "--out", partial)
-      partial.replace(target)  # only a complete extraction is reused
-    return target
-
-  def classical(self, eval_csv, name):
-    target = self.out / "features" / f"{name}-classical.csv"
-    target.parent.mkdir(exist_ok=True)
-    if not target.is_file():
-      params = yaml.safe_load(open(REPO / "params" / "ssl.yaml"))
-      params["featureClass"].pop("ssl")
-      params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
-      param_file = self.work / "classical.yaml"
-      param_file.write_text(yaml.safe_dump(params))
-      partial = target.with_suffix(".partial")
-      self.sh("pyradiomicsssl", eval_csv, "--param", param_file, "--jobs", "2", "--format", "csv", "--out", partial)
-      partial.replace(target)
-    return target
+  def train_candidate(self, name, modality, csv_path, candidate, seed, iterations):
+    return self.train(f"{name}-{candidate}-s{seed}", csv_path, "--modality", modality, "--config",
+                      self.config_file(candidate), "--iterations", iterations, "--seed", seed,
+                      "--cache", self.work / f"cache-{name}")
 
   # -- stages ------------------------------------------------------------------------------
   def candidates(self, seeds):
@@ -123,23 +61,23 @@ class Study:
     for seed in seeds:
       for modality, (kind, cohorts, _) in MODALITIES.items():
         for candidate in SEARCHED:
-          self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
+          self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
 
   def balance(self, seeds):
     """The final recipe (R3, the defaults) with RE and with SE, beside plain 3DSiam."""
     for seed in seeds:
       for modality, (kind, cohorts, _) in MODALITIES.items():
         for candidate in BALANCED:
-          self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
+          self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
 
   def defaults(self, ct_set, seeds=(0, 1, 2)):
     """Default training (the defaults are R3) on each shared cohort over 3 seeds, for the rank check."""
     for modality, (kind, cohorts, _) in MODALITIES.items():
       for seed in seeds:
-        self.train(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), "R3-sgd-crop", seed, self.iterations)
+        self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), "R3-sgd-crop", seed, self.iterations)
     paths, _ = self.ct_csvs()
     for seed in seeds:
-      self.train(f"{ct_set}-default", "CT", paths[ct_set], "R3-sgd-crop", seed, self.iterations)
+      self.train_candidate(f"{ct_set}-default", "CT", paths[ct_set], "R3-sgd-crop", seed, self.iterations)
 
   def derived(self, modality, candidate, seed):
     """R3's encoder extracted as tiles, and its last (not best-rank) encoder, as weights files."""
@@ -163,12 +101,8 @@ class Study:
     return {"tiles": tiles, "last": last}
 
   def evaluate_modality(self, modality, seeds):
-    """Extract every finished run's features on the evaluation cohort and evaluate them together."""
-    from radiomics_ssl.diversity import feature_diversity
-
-    kind, cohorts, eval_cohort = MODALITIES[modality]
-    eval_csv = self.cohort_csv(f"eval-{modality}", [eval_cohort])
-    trad = self.classical(eval_csv, modality)
+    """Every finished run's features on the evaluation cohort, evaluated together."""
+    kind, cohorts, _ = MODALITIES[modality]
     files = {"random-init": self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))}
     for seed in sorted(set(seeds) | {2}):
       for candidate in CANDIDATES:
@@ -177,69 +111,25 @@ class Study:
           files[f"{candidate}-s{seed}"] = weights
           if candidate == "R3-sgd-crop":
             files.update({f"{candidate}-{kind}-s{seed}": path for kind, path in self.derived(modality, candidate, seed).items()})
-    features = {name: self.extract(eval_csv, path, f"{modality}-{name}") for name, path in files.items()}
-    ranks = {name: feature_diversity(_ssl_matrix(path)) for name, path in features.items()}
-    folder = self.out / "eval" / modality
-    self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
-            "--labels", self.data / "sts" / "labels.csv", "--label-column", "grade_high", "--id-column", "ID",
-            "--label-id-column", "patient_id", "--repeats", self.repeats, "--out", folder)
-    return ranks, _read_results(folder / "results.csv")
-
-  def ct_csvs(self):
-    """Pretraining CSVs (OpenKBP train+validation patients, PTV70 only or with every organ, plus the
-    pyradiomics lung CTs) and the probe CSV (every organ of the held-out test-split patients)."""
-    from radiomics_ssl.datasets import openkbp_rows, pyradiomics_rows, write_batch_csv
-
-    paths = {name: self.work / f"train-{name}.csv" for name in CT_SETS}
-    for name, rois in CT_SETS.items():
-      if not paths[name].is_file():
-        write_batch_csv(paths[name], openkbp_rows(self.data, ("train", "validation"), rois) + pyradiomics_rows(self.data, "CT"))
-    probe = self.work / "probe-CT.csv"
-    if not probe.is_file():
-      write_batch_csv(probe, openkbp_rows(self.data, ("test",), ("organs",)))
-    return paths, probe
+    return self.evaluate_sts(modality, files, self.out / "eval" / modality)
 
   def ct(self, iterations):
     paths, _ = self.ct_csvs()
     self.random_init("CT-all", "CT", paths["CT-all"])
     for name, path in paths.items():
-      self.train(name, "CT", path, "R3-sgd-crop", 0, iterations)
+      self.train_candidate(name, "CT", path, "R3-sgd-crop", 0, iterations)
 
   def evaluate_ct(self):
-    from radiomics_ssl.diversity import feature_diversity
-
-    _, probe_csv = self.ct_csvs()
-    trad = self.classical(probe_csv, "CT-probe")
     files = {"random-init": self.out / "runs" / "CT-all-random-init" / "weights.safetensors"}
-    files.update({name: self.out / "runs" / f"{name}-R3-sgd-crop-s0" / "weights.safetensors" for name in ("CT-ptv", "CT-all")})
-    features = {name: self.extract(probe_csv, path, f"CT-probe-{name}") for name, path in files.items() if path.is_file()}
-    ranks = {name: feature_diversity(_ssl_matrix(path)) for name, path in features.items()}
-    folder = self.out / "eval" / "CT-organs"
-    self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
-            "--label-column", "Label", "--id-column", "ID", "--group-column", "Patient", "--repeats", self.repeats,
-            "--out", folder)
-    return ranks, _read_results(folder / "results.csv")
+    files.update({name: self.out / "runs" / f"{name}-R3-sgd-crop-s0" / "weights.safetensors" for name in CT_SETS})
+    return self.evaluate_ct_organs({name: path for name, path in files.items() if path.is_file()},
+                                   self.out / "eval" / "CT-organs")
 
 
 def _tensor(array):
   import torch
 
   return torch.from_numpy(np.array(array))  # a copy that keeps 0-d tensors 0-d
-
-
-def _ssl_matrix(path):
-  with open(path, newline="") as stream:
-    rows = list(csv.DictReader(stream))
-  return np.array([[float(r[f"original_ssl_{i}"]) for i in range(256)] for r in rows])
-
-
-def _read_results(path):
-  with open(path, newline="") as stream:
-    return {row["feature_set"]: row for row in csv.DictReader(stream)}
-
-
-def _cell(row, metric):
-  return f"{float(row[f'{metric}_mean']):.3f} ± {float(row[f'{metric}_sd']):.3f}" if row else ""
 
 
 def report(study, seeds):
@@ -250,13 +140,13 @@ def report(study, seeds):
   for modality in MODALITIES:
     ranks, results = study.evaluate_modality(modality, seeds)
     reference = ranks["random-init"][1]
-    lines += [f"\n## {modality}\n", f"trad AUC {_cell(results.get('trad'), 'auc')}; random-init rank {reference:.1f}\n",
+    lines += [f"\n## {modality}\n", f"trad AUC {cell(results.get('trad'), 'auc')}; random-init rank {reference:.1f}\n",
               "| encoder | dims varying | effective rank | / random | ssl AUC | ssl sens / spec | trad+ssl AUC |",
               "|---|---|---|---|---|---|---|"]
     for name, (share, rank) in ranks.items():
       ssl, both = results.get(f"ssl [{name}]"), results.get(f"trad+ssl [{name}]")
-      lines.append(f"| {name} | {100 * share:.0f}% | {rank:.1f} | {rank / reference:.2f} | {_cell(ssl, 'auc')} | "
-                   f"{float(ssl['sensitivity_mean']):.2f} / {float(ssl['specificity_mean']):.2f} | {_cell(both, 'auc')} |")
+      lines.append(f"| {name} | {100 * share:.0f}% | {rank:.1f} | {rank / reference:.2f} | {cell(ssl, 'auc')} | "
+                   f"{float(ssl['sensitivity_mean']):.2f} / {float(ssl['specificity_mean']):.2f} | {cell(both, 'auc')} |")
       summary.setdefault(name.rsplit("-s", 1)[0], {}).setdefault(modality, []).append(
         (float(ssl["auc_mean"]), float(both["auc_mean"]), rank / reference))
   lines += ["\n## Mean over seeds (the selection rule's quantity: ssl AUC averaged over PET and MR)\n",
@@ -273,12 +163,12 @@ def report(study, seeds):
     ranks, results = study.evaluate_ct()
     lines += ["\n## CT: organ identity on held-out OpenKBP test-split patients (grouped by patient)\n",
               "| features | dims varying | effective rank | accuracy | minor-class accuracy |", "|---|---|---|---|---|",
-              f"| trad | | | {_cell(results.get('trad'), 'accuracy')} | {_cell(results.get('trad'), 'minor_class_accuracy')} |"]
+              f"| trad | | | {cell(results.get('trad'), 'accuracy')} | {cell(results.get('trad'), 'minor_class_accuracy')} |"]
     for name, (share, rank) in ranks.items():
       for kind in ("ssl", "trad+ssl"):
         row = results.get(f"{kind} [{name}]")
-        lines.append(f"| {kind} [{name}] | {100 * share:.0f}% | {rank:.1f} | {_cell(row, 'accuracy')} | "
-                     f"{_cell(row, 'minor_class_accuracy')} |")
+        lines.append(f"| {kind} [{name}] | {100 * share:.0f}% | {rank:.1f} | {cell(row, 'accuracy')} | "
+                     f"{cell(row, 'minor_class_accuracy')} |")
   (study.out / "README.md").write_text("\n".join(lines) + "\n")
   print("\n".join(lines))
 
