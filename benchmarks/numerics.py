@@ -37,11 +37,12 @@ from radiomics_ssl.datasets import cohort_rows
 from radiomics_ssl.inference import get_encoder
 from radiomics_ssl.preprocess import prepare_roi
 sys.path.insert(0, {tests!r})
-from golden import GOLDEN
+from golden import golden_case
 weights, data, threads, out = sys.argv[1:5]
 encoder = get_encoder(weights, "cpu", "fp32", int(threads))
+golden = np.round(golden_case(encoder.contract))[None].astype(np.float32)
 rois = [prepare_roi(*crop_to_roi(*load_case(r["Image"], r["Mask"])), 1, encoder.contract) for r in cohort_rows(data, "pyradiomics")]
-features = np.vstack([encoder.encode(np.load(GOLDEN)["input"][None].astype(np.float32))] + encoder.encode_rois(rois))
+features = np.vstack([encoder.encode(golden)] + encoder.encode_rois(rois))
 np.save(out, features)
 print(json.dumps({{"capability": torch.backends.cpu.get_cpu_capability()}}))
 """

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from golden import GOLDEN, golden_case
+from golden import golden_case, golden_file
 from radiomics_ssl import weights as weights_io
 from radiomics_ssl.config import DEFAULT_WEIGHTS
 from radiomics_ssl.inference import CROSS_MACHINE_TOLERANCE, get_encoder
@@ -33,7 +33,7 @@ def test_identity_and_metadata_are_pinned(shipped):
 
 
 def test_golden_input_output_pair():
-  stored = np.load(GOLDEN)
+  stored = np.load(golden_file(SHIPPED))
   encoder = get_encoder(SHIPPED, "cpu")
   assert str(stored["weights_sha256"]) == encoder.weights.sha256
   output = encoder.encode(stored["input"][None].astype(np.float32))[0]
@@ -42,7 +42,7 @@ def test_golden_input_output_pair():
 
 def test_preprocessing_still_produces_the_golden_input():
   box = golden_case(weights_io.load(SHIPPED).contract)
-  np.testing.assert_allclose(box, np.load(GOLDEN)["input"].astype(np.float32), atol=0.5 + 1e-3)
+  np.testing.assert_allclose(box, np.load(golden_file(SHIPPED))["input"].astype(np.float32), atol=0.5 + 1e-3)
 
 
 def test_features_are_not_collapsed_on_the_shared_cases(shared_data):
