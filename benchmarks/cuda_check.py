@@ -40,7 +40,7 @@ def main():
   cases = make_cohort(str(out / "cohort"), n_cases=args.cases, ratio=(3, 1), size=48, seed=0)
   runs = {
     "cpu": ("--setting", "sslDevice:cpu", "--jobs", str(args.jobs)),
-    "cuda per case": ("--setting", "sslDevice:cuda", "--ssl-batch", "0", "--jobs", "1"),
+    "cuda per case": ("--setting", "sslDevice:cuda", "--ssl-batch", "1", "--jobs", "1"),
     "cuda batched": ("--setting", "sslDevice:cuda", "--jobs", str(args.jobs)),
   }
   rows = {name: extract(cases, out / f"{name.replace(' ', '_')}.csv", *options) for name, options in runs.items()}
