@@ -72,12 +72,12 @@ class Study(Pipeline):
 
   def defaults(self, ct_set, seeds=(0, 1, 2)):
     """Default training (the defaults are R3) on each shared cohort over 3 seeds, for the rank check."""
+    paths, _ = self.ct_csvs()
+    for seed in seeds:
+      self.train_candidate(ct_set, "CT", paths[ct_set], "R3-sgd-crop", seed, self.iterations)
     for modality, (kind, cohorts, _) in MODALITIES.items():
       for seed in seeds:
         self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), "R3-sgd-crop", seed, self.iterations)
-    paths, _ = self.ct_csvs()
-    for seed in seeds:
-      self.train_candidate(f"{ct_set}-default", "CT", paths[ct_set], "R3-sgd-crop", seed, self.iterations)
 
   def derived(self, modality, candidate, seed):
     """R3's encoder extracted as tiles, and its last (not best-rank) encoder, as weights files."""
@@ -113,11 +113,11 @@ class Study(Pipeline):
             files.update({f"{candidate}-{kind}-s{seed}": path for kind, path in self.derived(modality, candidate, seed).items()})
     return self.evaluate_sts(modality, files, self.out / "eval" / modality)
 
-  def ct(self, iterations):
+  def ct(self):
     paths, _ = self.ct_csvs()
     self.random_init("CT-all", "CT", paths["CT-all"])
     for name, path in paths.items():
-      self.train_candidate(name, "CT", path, "R3-sgd-crop", 0, iterations)
+      self.train_candidate(name, "CT", path, "R3-sgd-crop", 0, self.iterations)
 
   def evaluate_ct(self):
     files = {"random-init": self.out / "runs" / "CT-all-random-init" / "weights.safetensors"}
@@ -200,19 +200,19 @@ def main():
   parser.add_argument("--ct-set", choices=list(CT_SETS), default="CT-all", help="--stage defaults: the CT pretraining set")
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
   parser.add_argument("--iterations", type=int, default=400)
-  parser.add_argument("--ct-iterations", type=int, default=1000)
   parser.add_argument("--repeats", type=int, default=10)
   args = parser.parse_args()
   study = Study(args.out, args.data, args.iterations, args.repeats)
   if args.stage == "candidates":
     study.candidates(args.seeds)
   elif args.stage == "ct":
-    study.ct(args.ct_iterations)
+    study.ct()
   elif args.stage == "balance":
     study.balance(args.seeds)
   elif args.stage == "defaults":
     study.defaults(args.ct_set)
-  report(study, args.seeds)
+  else:
+    report(study, args.seeds)
 
 
 if __name__ == "__main__":
