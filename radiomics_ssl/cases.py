@@ -74,7 +74,7 @@ def crop_to_roi(image, mask, label=1, image_path="image", mask_path="mask", **se
   from radiomics import imageoperations
 
   try:
-    mask = imageoperations.getMask(mask, **settings)
+    mask = imageoperations.getMask(mask, label=label, **settings)  # it reads the label from its kwargs
     bounding_box, corrected = imageoperations.checkMask(image, mask, label=label, **settings)
   except (ValueError, RuntimeError) as error:
     raise CaseError(f"{image_path}, {mask_path}: {_geometry_mismatch(image, mask) or error}") from None

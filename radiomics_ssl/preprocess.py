@@ -84,12 +84,11 @@ def prepare_roi(image, mask, label, contract, size=None):
     spacing = max(spacing, float(extent_mm.max()) / contract.box)
   size = size or contract.box
   smoothed = _anti_alias(sitk.Cast(image, sitk.sitkFloat32), spacing)
-  boxes, rois = [], []
-  for centre in _tile_centres(lo, hi, extent_mm, spacing * contract.box, contract.layout):
-    grid = _grid(image, centre, spacing, size)
-    rois.append(sitk.GetArrayFromImage(_resample(roi_image, grid, sitk.sitkNearestNeighbor, 0)))
-    boxes.append(sitk.GetArrayFromImage(_resample(smoothed, grid, sitk.sitkLinear, window[0])))
-  weights = np.array([roi.sum() for roi in rois], dtype=np.float64)
+  centres = _tile_centres(lo, hi, extent_mm, spacing * contract.box, contract.layout)
+  boxes, rois, weights = _sample(smoothed, roi_image, centres, spacing, size, window[0])
+  if not weights.any() and contract.layout == "box":  # a non-convex ROI (a mandible) may miss its bounding box's centre
+    centres = [_nearest_roi_voxel(in_roi, centres[0], image.GetSpacing())]
+    boxes, rois, weights = _sample(smoothed, roi_image, centres, spacing, size, window[0])
   if not weights.any():
     raise ValueError(f"the ROI is smaller than one voxel of the contract's {spacing:g} mm grid; "
                      "use weights with a finer contract spacing")
@@ -132,6 +131,23 @@ def _tile_centres(lo, hi, extent_mm, tile_mm, layout):
   size = hi - lo + 1
   axes = [lo[a] - 0.5 + (np.arange(counts[a]) + 0.5) * size[a] / counts[a] for a in range(3)]
   return [np.array(point) for point in itertools.product(*axes)]
+
+
+def _nearest_roi_voxel(in_roi, centre, voxel_spacing):
+  """The (x, y, z) index of the ROI voxel nearest (in mm) to a continuous (x, y, z) index."""
+  indices = np.argwhere(in_roi)[:, ::-1]
+  distances = np.linalg.norm((indices - np.asarray(centre)) * np.asarray(voxel_spacing), axis=1)
+  return indices[np.argmin(distances)].astype(float)
+
+
+def _sample(image, roi_image, centres, spacing, size, fill):
+  """The image and ROI boxes around each centre, and each box's ROI voxel count."""
+  boxes, rois = [], []
+  for centre in centres:
+    grid = _grid(image, centre, spacing, size)
+    rois.append(sitk.GetArrayFromImage(_resample(roi_image, grid, sitk.sitkNearestNeighbor, 0)))
+    boxes.append(sitk.GetArrayFromImage(_resample(image, grid, sitk.sitkLinear, fill)))
+  return boxes, rois, np.array([roi.sum() for roi in rois], dtype=np.float64)
 
 
 def _grid(image, centre_index, spacing, size):

@@ -97,3 +97,14 @@ def test_real_case_is_deterministic_and_direction_aware(pyradiomics_cases):
   in_roi = sitk.GetArrayFromImage(crop[1]) == 1
   volume_mm3 = in_roi.sum() * np.prod(crop[0].GetSpacing())
   assert first.roi.sum() * 2.0 ** 3 == pytest.approx(volume_mm3, rel=0.35)
+
+
+def test_a_crop_that_misses_a_non_convex_roi_recentres_on_its_nearest_voxel():
+  """A U-shaped ROI (as a mandible) wider than the box has no voxel at its bounding box's centre."""
+  image, _ = sphere_case(5, size=(120, 120, 20), noise=5)
+  u_shape = np.zeros((20, 120, 120), np.uint8)
+  u_shape[8:12, 10:110, 10:16] = u_shape[8:12, 10:110, 104:110] = u_shape[8:12, 104:110, 10:110] = 1
+  mask = sitk.GetImageFromArray(u_shape)
+  contract = Contract(box=16, spacing_mm=2.0, large_roi="crop")
+  prepared = prepare_roi(*crop_to_roi(image, mask), 1, contract)
+  assert prepared.fit == "cropped" and prepared.roi.sum() > 0

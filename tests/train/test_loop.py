@@ -169,3 +169,15 @@ def test_random_method_exports_an_honestly_untrained_encoder(synthetic_cohort, t
   metadata = weights_io.load(str(tmp_path / "weights.safetensors")).metadata
   assert metadata["trained"] is False and metadata["training"]["iterations"] == 0
   assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_the_label_column_picks_each_organ_of_a_multi_label_mask(shared_data, tmp_path):
+  """An OpenKBP organ mask holds several labels; each row's `Label` gives that organ's own box."""
+  from radiomics_ssl.datasets import openkbp_rows, write_batch_csv
+
+  rows = [row for row in openkbp_rows(shared_data, ("test",), ("organs",)) if row["Patient"] == "pt_245"]  # no label 1
+  assert len(rows) == 5
+  write_batch_csv(tmp_path / "organs.csv", rows)
+  boxes, summary = load_training_boxes(tmp_path / "organs.csv", TINY, str(tmp_path / "cache"))
+  assert summary["n_cases"] == len(rows) and not summary["skipped"]
+  assert len({box.tobytes() for box in boxes}) == len(rows), "two organs gave the same box"
