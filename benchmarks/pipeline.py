@@ -64,7 +64,9 @@ class Pipeline:
     """`radiomics-ssl-train` into runs/<run> (reused when its weights exist) -> the weights path."""
     folder = self.out / "runs" / run
     if not (folder / "weights.safetensors").is_file():
-      self.sh("radiomics-ssl-train", csv_path, "--out", folder, *options)
+      # --skip-bad: rows the encoder cannot see (OpenKBP has a one-slice larynx contour, thinner than
+      # the 2 mm grid) are skipped and listed in the weights' data summary
+      self.sh("radiomics-ssl-train", csv_path, "--out", folder, "--skip-bad", *options)
     return folder / "weights.safetensors"
 
   def random_init(self, name, modality, csv_path):
