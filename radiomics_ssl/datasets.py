@@ -56,7 +56,7 @@ def openkbp_rows(data_dir, splits=("train", "validation", "test"), rois=("ptv70"
     if "ptv70" in rois:
       rows.append(_row(f"{patient}-PTV70", patient, "openkbp-ptv", ct, folder / patient / "ptv70.nii.gz"))
     if "organs" in rois:
-      present = np.unique(sitk.GetArrayViewFromImage(sitk.ReadImage(str(folder / patient / "organs.nii.gz"))))
+      present = np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(folder / patient / "organs.nii.gz"))))  # a view of a temporary segfaults
       rows += [_row(f"{patient}-{OPENKBP_ORGANS[label]}", patient, "openkbp-organs", ct,
                     folder / patient / "organs.nii.gz", int(label)) for label in present if label in OPENKBP_ORGANS]
   return rows
