@@ -1,6 +1,6 @@
 """Batched encoding throughput and numerical agreement, on any device (the GPU table of issue 6).
 
-  python benchmarks/encode_throughput.py [--device cuda] [--boxes 48 96] [--batch 64] [--weights sts-siam3d-48]
+  python benchmarks/encode_throughput.py [--device cuda] [--boxes 48 96] [--batch 64] [--weights ct-openkbp-siam3d]
 
 For each box size and precision: ROIs per second for batched encoding (what `pyradiomicsssl
 --ssl-batch` does on CUDA) and one ROI at a time, medians of --repeats timed passes after a

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-DEFAULT_WEIGHTS = "sts-siam3d-48"  # the sslWeights a parameter file that names none gets (weights/README.md says why)
+DEFAULT_WEIGHTS = "ct-openkbp-siam3d"  # the sslWeights a parameter file that names none gets (weights/README.md says why)
 DEVICE_PATTERN = r"^(auto|cpu|cuda|cuda:[0-9]+)$"  # sslDevice and the trainer's --device: auto, cpu, cuda, cuda:N
 PRECISIONS = ("fp32", "bf16")
 LARGE_ROI_RULES = ("resize", "crop")

@@ -11,7 +11,7 @@ def test_sample_api_and_show_features(tmp_path):
   image, mask = str(sample / "image.nii.gz"), str(sample / "mask.nii.gz")
   api = run(sys.executable, REPO / "examples" / "api_extractor.py", image, mask, cwd=REPO)
   assert api.returncode == 0, api.stderr[-2000:]
-  assert api.stdout.startswith("107 classical + 256 ssl features; weights sts-siam3d-48")
+  assert api.stdout.startswith("107 classical + 256 ssl features; weights ct-openkbp-siam3d")
   features = tmp_path / "features.csv"
   extracted = run("pyradiomicsssl", image, mask, "--param", REPO / "params" / "ssl.yaml", "--format", "csv",
                   "--out", features)

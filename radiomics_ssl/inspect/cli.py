@@ -28,11 +28,14 @@ import click
               help="pyradiomics parameter file with the ssl class (as for pyradiomicsssl).")
 @click.option("--out", "out_dir", default="report", show_default=True, type=click.Path(file_okay=False))
 @click.option("--setting", "settings", multiple=True, help="KEY:VALUE override, as pyradiomicsssl's --setting.")
-@click.option("--label-column", help="Column of CASES_CSV that colours the feature maps.")
+@click.option("--label-column", help="Column of CASES_CSV (or of --labels) that colours the feature maps.")
+@click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
+              help="A labels CSV holding --label-column, joined to CASES_CSV on the case id (as radiomics-ssl-evaluate).")
+@click.option("--label-id-column", help="Case id column of --labels (default: --id-column).")
 @click.option("--id-column", default="ID", show_default=True, help="Column of CASES_CSV naming the cases.")
 @click.option("--embedding", type=click.Choice(["pca", "umap"]), default="pca", show_default=True)
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for the per-case step.")
-def main(cases_csv, param_file, out_dir, settings, label_column, id_column, embedding, jobs):
+def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, label_id_column, id_column, embedding, jobs):
   """Write a QA report of CASES_CSV (pyradiomics batch format) under --out."""
   logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
   import radiomics_ssl
@@ -43,6 +46,8 @@ def main(cases_csv, param_file, out_dir, settings, label_column, id_column, embe
 
   try:
     rows = read_batch_csv(cases_csv)
+    if labels_csv:
+      rows = _join_labels(rows, labels_csv, label_column, id_column, label_id_column or id_column)
     if label_column and rows and label_column not in rows[0]:
       raise CaseError(f"{cases_csv}: --label-column {label_column!r} is not a column ({list(rows[0])})")
     report = inspect_cases(rows, param_file, parse_overrides(settings), out_dir, label_column, id_column, embedding, jobs)
@@ -50,6 +55,16 @@ def main(cases_csv, param_file, out_dir, settings, label_column, id_column, embe
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)
   click.echo(report)
+
+
+def _join_labels(rows, labels_csv, label_column, id_column, label_id_column):
+  """The rows with `label_column` from the labels CSV (empty where a case has no label)."""
+  from radiomics_ssl.evaluate.features import load_labels
+
+  if not label_column:
+    raise ValueError("--labels needs --label-column")
+  labels, _ = load_labels(labels_csv, label_id_column, label_column)
+  return [dict(row, **{label_column: labels.get(row.get(id_column, ""), "")}) for row in rows]
 
 
 def inspect_cases(rows, param_file, overrides, out_dir, label_column=None, id_column="ID", embedding="pca", jobs=1):

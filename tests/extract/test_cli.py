@@ -181,7 +181,7 @@ def test_json_and_txt_formats_and_validate(bad_batch, tmp_path):
 
 
 @pytest.mark.parametrize("setting, message", [
-  ("sslWeigths:sts-siam3d-48", "--setting 'sslWeigths:sts-siam3d-48': unknown setting"),
+  ("sslWeigths:ct-openkbp-siam3d", "--setting 'sslWeigths:ct-openkbp-siam3d': unknown setting"),
   ("sslDevice:gpu", "gpu"),
   ("sslWeights:/nonexistent/w.safetensors", "no such file"),
 ])

@@ -58,7 +58,7 @@ def test_stock_extractor_gives_classical_plus_ssl_and_provenance(pyradiomics_cas
 
 
 @pytest.mark.parametrize("setting, error, fragment", [
-  ({"sslWeigths": "sts-siam3d-48"}, SchemaError, "sslWeigths"),
+  ({"sslWeigths": "ct-openkbp-siam3d"}, SchemaError, "sslWeigths"),
   ({"sslDevice": "gpu"}, SchemaError, "gpu"),
   ({"sslDevice": 3}, SchemaError, "sslDevice"),
   ({"sslImageTypes": "original"}, SchemaError, "sslImageTypes"),

@@ -58,8 +58,7 @@ def test_a_wrong_modality_pairing_raises_its_warning(shared_data):
 
 
 def test_the_report_covers_the_good_cases_and_names_the_failed_ones(shared_data, pet_weights, tmp_path):
-  labels = {row["patient_id"]: row["grade_high"] for row in csv.DictReader(open(shared_data / "sts" / "labels.csv"))}
-  rows = [dict(row, grade_high=labels[row["ID"]]) for row in cohort_rows(shared_data, "sts-pet")[:5]]
+  rows = cohort_rows(shared_data, "sts-pet")[:5]
   rows.append(dict(rows[0], ID="missing", Image=str(tmp_path / "absent.nii.gz")))
   with open(tmp_path / "cases.csv", "w", newline="") as stream:
     writer = csv.DictWriter(stream, list(rows[0]))
@@ -67,11 +66,13 @@ def test_the_report_covers_the_good_cases_and_names_the_failed_ones(shared_data,
     writer.writerows(rows)
   out = tmp_path / "report"
   result = run("radiomics-ssl-inspect", tmp_path / "cases.csv", "--param", PARAMS / "ssl.yaml", "--setting",
-               f"sslWeights:{pet_weights}", "--out", out, "--label-column", "grade_high")
+               f"sslWeights:{pet_weights}", "--out", out, "--labels", shared_data / "sts" / "labels.csv",
+               "--label-column", "grade_high", "--label-id-column", "patient_id")
   assert result.returncode == 0, result.stderr[-3000:]
   page = (out / "index.html").read_text()
-  for row in rows[:5]:
-    assert row["ID"] in page
+  labels = {row["patient_id"]: row["grade_high"] for row in csv.DictReader(open(shared_data / "sts" / "labels.csv"))}
+  for row in rows[:5]:  # each case's row carries its label, joined from --labels
+    assert f"{row['ID']}</a></td><td>{labels[row['ID']]}</td>" in page
   assert "absent.nii.gz: image file does not exist" in page and "5 extracted, 1 failed" in page
   assert sorted(p.name for p in (out / "cases").iterdir()) == [f"{i}_{row['ID']}.png" for i, row in enumerate(rows[:5], 1)]
   for name in ("contact_sheet.png", "ssl_map.png", "classical_map.png", "ssl_x_classical.png"):
