@@ -89,7 +89,7 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   groups = None if group_column is None else np.array(read_column(trad_csv, group_column, id_column, ids))
   if len(set(y)) == 2 and positive not in set(y):
     raise ValueError(f"--positive {positive!r} is not one of the {label_column} labels {sorted(set(y))}")
-  counts = {label: int(np.sum(y == label)) for label in sorted(set(y))}
+  counts = {str(label): int(np.sum(y == label)) for label in sorted(set(y))}  # str: no np.str_ repr in the title
   if min(counts.values()) < protocol.n_splits:
     raise ValueError(f"class counts {counts}: every class needs at least {protocol.n_splits} cases for "
                      f"{protocol.n_splits}-fold CV")
