@@ -39,9 +39,9 @@ SEARCHED = [name for name in CANDIDATES if name not in BALANCED]
 
 class Study(Pipeline):
 
-  def __init__(self, out, data, iterations, repeats):
+  def __init__(self, out, data, iterations, repeats, before=None):
     super().__init__(out, data, repeats)
-    self.iterations = iterations
+    self.iterations, self.before = iterations, before
 
   def config_file(self, candidate):
     path = self.out / "configs" / f"{candidate}.yaml"
@@ -104,6 +104,8 @@ class Study(Pipeline):
     """Every finished run's features on the evaluation cohort, evaluated together."""
     kind, cohorts, _ = MODALITIES[modality]
     files = {"random-init": self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))}
+    if self.before:
+      files["before"] = self.before
     for seed in sorted(set(seeds) | {2}):
       for candidate in CANDIDATES:
         weights = self.out / "runs" / f"{modality}-{candidate}-s{seed}" / "weights.safetensors"
@@ -201,8 +203,9 @@ def main():
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
   parser.add_argument("--iterations", type=int, default=400)
   parser.add_argument("--repeats", type=int, default=10)
+  parser.add_argument("--before", help="--stage report: the previous release's weights file, as a 'before' row")
   args = parser.parse_args()
-  study = Study(args.out, args.data, args.iterations, args.repeats)
+  study = Study(args.out, args.data, args.iterations, args.repeats, args.before)
   if args.stage == "candidates":
     study.candidates(args.seeds)
   elif args.stage == "ct":

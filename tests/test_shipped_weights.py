@@ -93,3 +93,11 @@ def test_features_are_not_collapsed_on_real_cases_of_its_modality(name, shared_d
   assert np.isfinite(features).all()
   varying_share, effective_rank = feature_diversity(features)
   assert varying_share > 0.9 and effective_rank >= SHIPPED[name].min_rank, (varying_share, effective_rank)
+
+
+def test_a_ct_parameter_file_with_the_pet_weights_is_refused_before_any_case(shared_data, tmp_path):
+  from helpers import run
+
+  image, mask = shared_data / "pyradiomics" / "lung1_image.nrrd", shared_data / "pyradiomics" / "lung1_label.nrrd"
+  result = run("pyradiomicsssl", image, mask, "--param", PARAMS / "ssl_ct.yaml", "--setting", "sslWeights:pet-sts-siam3d")
+  assert result.returncode == 2 and "sslModality 'CT' does not match" in result.stderr and "PET" in result.stderr
