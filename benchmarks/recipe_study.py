@@ -63,10 +63,12 @@ class Study(Pipeline):
         for candidate in SEARCHED:
           self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
 
-  def balance(self, seeds):
+  def balance(self, seeds, modalities=tuple(MODALITIES)):
     """The final recipe (R3, the defaults) with RE and with SE, beside plain 3DSiam."""
     for seed in seeds:
       for modality, (kind, cohorts, _) in MODALITIES.items():
+        if modality not in modalities:
+          continue
         for candidate in BALANCED:
           self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
 
@@ -203,6 +205,8 @@ def main():
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
   parser.add_argument("--iterations", type=int, default=400)
   parser.add_argument("--repeats", type=int, default=10)
+  parser.add_argument("--modalities", nargs="+", choices=list(MODALITIES), default=list(MODALITIES),
+                      help="--stage balance: the cohorts to run it on")
   parser.add_argument("--before", help="--stage report: the previous release's weights file, as a 'before' row")
   args = parser.parse_args()
   study = Study(args.out, args.data, args.iterations, args.repeats, args.before)
@@ -211,7 +215,7 @@ def main():
   elif args.stage == "ct":
     study.ct()
   elif args.stage == "balance":
-    study.balance(args.seeds)
+    study.balance(args.seeds, args.modalities)
   elif args.stage == "defaults":
     study.defaults(args.ct_set)
   else:
