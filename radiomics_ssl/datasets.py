@@ -94,7 +94,8 @@ def main():
   parser.add_argument("out_csv")
   parser.add_argument("--cohort", action="append", choices=COHORTS, required=True, help="repeat to concatenate")
   args = parser.parse_args()
-  print(write_batch_csv(args.out_csv, sum((cohort_rows(args.data_dir, c) for c in args.cohort), [])))
+  data_dir = os.path.abspath(args.data_dir)  # a batch CSV's relative paths are read relative to the CSV itself
+  print(write_batch_csv(args.out_csv, sum((cohort_rows(data_dir, c) for c in args.cohort), [])))
 
 
 if __name__ == "__main__":
