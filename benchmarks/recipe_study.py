@@ -125,7 +125,8 @@ class Study(Pipeline):
 
   def evaluate_ct(self):
     files = {"random-init": self.out / "runs" / "CT-all-random-init" / "weights.safetensors"}
-    files.update({name: self.out / "runs" / f"{name}-R3-sgd-crop-s0" / "weights.safetensors" for name in CT_SETS})
+    for run in sorted((self.out / "runs").glob("CT-*-R3-sgd-crop-s*")):  # every seed of each CT pretraining set
+      files[run.name.replace("-R3-sgd-crop", "")] = run / "weights.safetensors"
     return self.evaluate_ct_organs({name: path for name, path in files.items() if path.is_file()},
                                    self.out / "eval" / "CT-organs")
 
