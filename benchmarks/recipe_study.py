@@ -108,7 +108,7 @@ class Study(Pipeline):
     files = {"random-init": self.random_init(modality, kind, self.cohort_csv(f"train-{modality}", cohorts))}
     if self.before:
       files["before"] = self.before
-    for seed in sorted(set(seeds) | {2}):
+    for seed in sorted(set(seeds) | {1, 2}):  # the defaults stage trains seeds 1 and 2 of R3
       for candidate in CANDIDATES:
         weights = self.out / "runs" / f"{modality}-{candidate}-s{seed}" / "weights.safetensors"
         if weights.is_file():
