@@ -8,9 +8,13 @@ from radiomics_ssl.train.monitor import RankMonitor, TrainingCollapsed
 
 
 def test_a_run_forced_into_collapse_warns_then_stops_without_weights(synthetic_cohort, tmp_path):
-  """Adam at the paper's lr 1e-2 without the output BatchNorm collapses within a few iterations."""
+  """Adam at the paper's lr 1e-2 without the output BatchNorm collapses within a few iterations: the
+  rank falls from the untrained 6.7 to 1.5-2.1 by iteration 4 on AVX-512 and on AVX2 alike (measured).
+  The floor is pinned at 0.4 x (2.7) so that the stop does not hinge on float rounding: the default
+  0.25 x (1.7) sits inside that plateau, where the two instruction sets differ by 0.1."""
   config = tmp_path / "collapse.yaml"
-  config.write_text("optimizer: adam\nlr: 0.01\nlr_schedule: constant\noutput_norm: false\nrank_every: 2\n")
+  config.write_text("optimizer: adam\nlr: 0.01\nlr_schedule: constant\noutput_norm: false\nrank_every: 2\n"
+                    "rank_floor: 0.4\n")
   result = run("radiomics-ssl-train", synthetic_cohort, "--out", tmp_path / "run", "--box", "16", "--iterations", "40",
                "--config", config)
   assert result.returncode == 1
