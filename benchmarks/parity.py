@@ -15,12 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SSL = [f"original_ssl_{i}" for i in range(256)]
-
-
-def read(path):
-  return np.array([[float(row[k]) for k in SSL] for row in csv.DictReader(open(path))])
+from pipeline import REPO, ssl_matrix
 
 
 def main():
@@ -39,7 +34,7 @@ def main():
                             capture_output=True, text=True)
     if result.returncode != 0:
       sys.exit(result.stderr[-2000:])
-    return read(out)
+    return ssl_matrix(out)
 
   runs = {"--jobs 1": cli("jobs1"), "--jobs 1, repeated": cli("repeat"), "--jobs 2": cli("jobs2", "--jobs", "2"),
           "--jobs 2 --out-dir": cli("outdir", "--jobs", "2", "--out-dir", work / "cases")}
@@ -48,10 +43,12 @@ def main():
   runs["--out-dir resumed (2 of 5 files lost), --jobs 1"] = cli("resumed", "--out-dir", work / "cases")
   import radiomics_ssl  # noqa: F401  (the opt-in)
   from radiomics.featureextractor import RadiomicsFeatureExtractor
+  from radiomics_ssl.extract.featureclass import FEATURE_DIM, ssl_column
 
   extractor = RadiomicsFeatureExtractor(args.param)
   vectors = [extractor.execute(row["Image"], row["Mask"]) for row in csv.DictReader(open(batch))]
-  runs["Python API (RadiomicsFeatureExtractor)"] = np.array([[float(v[k]) for k in SSL] for v in vectors])
+  runs["Python API (RadiomicsFeatureExtractor)"] = np.array([[float(v[ssl_column("original", i)]) for i in range(FEATURE_DIM)]
+                                                         for v in vectors])
   reference = runs["--jobs 1"]
   print(f"| run ({len(reference)} cases x 256 ssl columns) | max abs difference from --jobs 1 |\n|---|---|")
   for name, values in runs.items():

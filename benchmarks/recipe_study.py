@@ -17,7 +17,7 @@ import sys
 import numpy as np
 import yaml
 
-from pipeline import CT_SETS, REPO, Pipeline, cell, ssl_matrix  # noqa: F401  (ssl_matrix: for interactive use)
+from pipeline import CT_SETS, REPO, Pipeline, cell
 
 PAPER_AUGMENT = {"context": 1.0, "rotation_deg": 20.0, "scale": [0.7, 1.3], "shift": 0.05, "flip": False,
                  "gamma": [0.7, 1.5], "sharpen": [0.0, 1.0], "blur_sigma": [0.0, 1.0], "noise_std": [0.0, 10.0]}
@@ -66,9 +66,8 @@ class Study(Pipeline):
   def balance(self, seeds, modalities=tuple(MODALITIES)):
     """The final recipe (R3, the defaults) with RE and with SE, beside plain 3DSiam."""
     for seed in seeds:
-      for modality, (kind, cohorts, _) in MODALITIES.items():
-        if modality not in modalities:
-          continue
+      for modality in modalities:
+        kind, cohorts, _ = MODALITIES[modality]
         for candidate in BALANCED:
           self.train_candidate(modality, kind, self.cohort_csv(f"train-{modality}", cohorts), candidate, seed, self.iterations)
 
