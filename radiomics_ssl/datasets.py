@@ -24,7 +24,9 @@ COLUMNS = ["ID", "Patient", "Cohort", "Image", "Mask", "Label"]
 
 
 def _row(case_id, patient, cohort, image, mask, label=1):
-  return {"ID": case_id, "Patient": patient, "Cohort": cohort, "Image": str(image), "Mask": str(mask), "Label": label}
+  # absolute paths: a batch CSV's relative paths are read relative to the CSV itself
+  return {"ID": case_id, "Patient": patient, "Cohort": cohort, "Image": os.path.abspath(image),
+          "Mask": os.path.abspath(mask), "Label": label}
 
 
 def sts_rows(data_dir, modality):
@@ -94,8 +96,7 @@ def main():
   parser.add_argument("out_csv")
   parser.add_argument("--cohort", action="append", choices=COHORTS, required=True, help="repeat to concatenate")
   args = parser.parse_args()
-  data_dir = os.path.abspath(args.data_dir)  # a batch CSV's relative paths are read relative to the CSV itself
-  print(write_batch_csv(args.out_csv, sum((cohort_rows(data_dir, c) for c in args.cohort), [])))
+  print(write_batch_csv(args.out_csv, sum((cohort_rows(args.data_dir, c) for c in args.cohort), [])))
 
 
 if __name__ == "__main__":
