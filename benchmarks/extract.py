@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import radiomics_ssl  # noqa: E402,F401  registers the ssl class
+import radiomics_ssl  # noqa: E402
 from radiomics.featureextractor import RadiomicsFeatureExtractor  # noqa: E402
 from radiomics_ssl.cases import load_case  # noqa: E402
 from radiomics_ssl.config import DEFAULT_WEIGHTS  # noqa: E402
@@ -32,6 +32,7 @@ from radiomics_ssl.preprocess import prepare_roi  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+radiomics_ssl.register()
 
 
 def matmul_peak(dtype, threads, n=2048, repeats=5):

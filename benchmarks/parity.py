@@ -41,8 +41,11 @@ def main():
   for lost in sorted((work / "cases").iterdir())[1::2]:
     lost.unlink()
   runs["--out-dir resumed (2 of 5 files lost), --jobs 1"] = cli("resumed", "--out-dir", work / "cases")
-  import radiomics_ssl  # noqa: F401  (the opt-in)
   from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+  import radiomics_ssl
+
+  radiomics_ssl.register()  # the opt-in
   from radiomics_ssl.extract.featureclass import FEATURE_DIM, ssl_column
 
   extractor = RadiomicsFeatureExtractor(args.param)

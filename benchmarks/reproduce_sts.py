@@ -46,9 +46,12 @@ def classical_features(rows, path):
   """{ID-modality: 107 classical features} from pyradiomics with params/ssl.yaml minus ssl (cached)."""
   if path.is_file():
     return json.loads(path.read_text())
-  import radiomics_ssl  # noqa: F401
   from radiomics.featureextractor import RadiomicsFeatureExtractor
   from tqdm import tqdm
+
+  import radiomics_ssl
+
+  radiomics_ssl.register()
 
   from radiomics_ssl.cases import load_case
 

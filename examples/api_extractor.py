@@ -1,12 +1,15 @@
-"""The Python API: an existing pyradiomics extractor gains the ssl features with one import.
+"""The Python API: an existing pyradiomics extractor gains the ssl features with one added line.
 
   python examples/make_sample.py sample
   python examples/api_extractor.py sample/image.nii.gz sample/mask.nii.gz
 """
 import sys
 
-import radiomics_ssl  # noqa: F401  the one added line: registers the `ssl` feature class and settings
 from radiomics import featureextractor
+
+import radiomics_ssl
+
+radiomics_ssl.register()  # the one added line: registers the `ssl` feature class and settings
 
 if __name__ == "__main__":
   image, mask = (sys.argv[1:3] if len(sys.argv) >= 3 else ("sample/image.nii.gz", "sample/mask.nii.gz"))

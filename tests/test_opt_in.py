@@ -1,41 +1,70 @@
-"""`import radiomics_ssl` registers the extraction wing; importing the trainer or the evaluator does not.
+"""The opt-in: `radiomics_ssl.register()` (or importing `radiomics_ssl.extract`) registers the ssl
+class with pyradiomics; nothing else does, whatever the import order or the install mode.
 
-Each check runs in a fresh interpreter: registration is per process and import order matters.
+Each check runs in a fresh interpreter, because registration is per process. Two start-ups are
+tried: a plain `pip install .`, whose interpreter has not imported `importlib` when the script
+starts (reproduced with `-S` and the site-packages on PYTHONPATH, and checked), and an editable
+install, whose start-up hook has (reproduced by importing it first).
 """
+import os
+import site
 import subprocess
 import sys
 
 import pytest
 
 REGISTRY = "'ssl' in radiomics.getFeatureClasses()"
-SCHEMA = ("radiomics.getParameterValidationFiles is radiomics_getParameterValidationFiles and "
-          "radiomics.featureextractor.RadiomicsFeatureExtractor.execute is stock_execute")
+PRISTINE = ("radiomics.getParameterValidationFiles is stock_schema and "
+            "radiomics.featureextractor.RadiomicsFeatureExtractor.execute is stock_execute")
+STOCK = ("import radiomics, radiomics.featureextractor\n"
+         "stock_schema = radiomics.getParameterValidationFiles\n"
+         "stock_execute = radiomics.featureextractor.RadiomicsFeatureExtractor.execute\n")
+START_UPS = ["plain", "editable"]
 
 
-def python(code):
-  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+def python(code, start_up):
+  """Run `code` in a fresh interpreter started as `start_up` installs start it; -> printed words."""
+  if start_up == "plain":
+    code = f"import sys\nassert 'importlib' not in sys.modules, 'start-up imported importlib'\n{code}"
+    command = [sys.executable, "-S", "-c", code]
+    path = [*sys.path[1:], *site.getsitepackages()]  # this interpreter's, so the same radiomics_ssl is found
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in path if p))
+  else:
+    command, env = [sys.executable, "-c", f"import importlib, importlib.util\n{code}"], None
+  result = subprocess.run(command, capture_output=True, text=True, env=env)
   assert result.returncode == 0, result.stderr
   return result.stdout.split()
 
 
-@pytest.mark.parametrize("module", ["radiomics_ssl.train", "radiomics_ssl.train.cli", "radiomics_ssl.train.loop",
-                                    "radiomics_ssl.evaluate", "radiomics_ssl.evaluate.cli"])
-def test_importing_a_wing_leaves_pyradiomics_untouched(module):
-  code = ("import radiomics, radiomics.featureextractor\n"
-          "radiomics_getParameterValidationFiles = radiomics.getParameterValidationFiles\n"
-          "stock_execute = radiomics.featureextractor.RadiomicsFeatureExtractor.execute\n"
-          f"import {module}\nimport sys\n"
-          f"print({REGISTRY}, {SCHEMA}, 'radiomics_ssl.extract' in sys.modules)")
-  assert python(code) == ["False", "True", "False"]
+@pytest.mark.parametrize("start_up", START_UPS)
+@pytest.mark.parametrize("statement", ["import radiomics_ssl", "import radiomics_ssl.train",
+                                       "import radiomics_ssl.train.cli", "import radiomics_ssl.train.loop",
+                                       "import radiomics_ssl.evaluate.cli", "import radiomics_ssl.inference",
+                                       "from radiomics_ssl.datasets import cohort_rows"])
+def test_importing_anything_but_the_extraction_wing_leaves_pyradiomics_untouched(statement, start_up):
+  code = f"{STOCK}{statement}\nprint({REGISTRY}, {PRISTINE}, 'radiomics_ssl.extract' in sys.modules)"
+  assert python(f"import sys\n{code}", start_up) == ["False", "True", "False"]
 
 
-@pytest.mark.parametrize("statement", ["import radiomics_ssl", "from radiomics_ssl.datasets import cohort_rows",
-                                       "import radiomics_ssl.inference"])
-def test_importing_the_package_is_the_opt_in(statement):
-  assert python(f"{statement}\nimport radiomics\nprint({REGISTRY})") == ["True"]
+@pytest.mark.parametrize("start_up", START_UPS)
+@pytest.mark.parametrize("first", ["", "import radiomics_ssl.train\n", "import radiomics_ssl.evaluate\n",
+                                   "import radiomics, radiomics.featureextractor\n"])
+def test_register_is_the_opt_in_whatever_was_imported_before(first, start_up):
+  code = (f"{first}import radiomics_ssl, radiomics\nprint({REGISTRY})\n"
+          f"radiomics_ssl.register()\nprint({REGISTRY})\nradiomics_ssl.register()\nprint({REGISTRY})")
+  assert python(code, start_up) == ["False", "True", "True"]
 
 
-def test_register_opts_in_after_a_wing_was_imported_first():
-  code = (f"import radiomics_ssl.train, radiomics_ssl, radiomics\nprint({REGISTRY})\n"
-          f"radiomics_ssl.register()\nprint({REGISTRY})")
-  assert python(code) == ["False", "True"]
+@pytest.mark.parametrize("start_up", START_UPS)
+def test_importing_the_extraction_wing_opts_in(start_up):
+  assert python(f"import radiomics_ssl.extract, radiomics\nprint({REGISTRY})", start_up) == ["True"]
+
+
+def test_the_package_inspects_no_interpreter_internals():
+  import radiomics_ssl
+
+  root = os.path.dirname(radiomics_ssl.__file__)
+  offenders = [os.path.join(folder, name) for folder, _, names in os.walk(root) for name in names
+               if name.endswith(".py") and any(word in open(os.path.join(folder, name)).read()
+                                               for word in ("_getframe", "_bootstrap", "f_back"))]
+  assert offenders == []

@@ -1,10 +1,12 @@
-"""Opt-in: after `import radiomics_ssl`, a stock RadiomicsFeatureExtractor accepts `ssl`.
+"""Opt-in: after `radiomics_ssl.register()`, a stock RadiomicsFeatureExtractor accepts `ssl`.
 
-Three hooks, installed once and only here:
+Four hooks, installed once and only here:
 1. `ssl` joins pyradiomics' feature-class registry (the dict `getFeatureClasses()` returns);
 2. the parameter schema gains the ssl settings (`extract/schema.py`);
 3. the extractor tells the ssl class which image type it is computing (so filtered images are
-   skipped unless `sslImageTypes` asks for them) and appends `diagnostics_ssl_*` provenance.
+   skipped unless `sslImageTypes` asks for them) and appends `diagnostics_ssl_*` provenance;
+4. B-spline resampling of an image with a two-voxel axis is guarded (`extract/thin_axes.py`):
+   without it, ITK reads outside its buffer and classical and ssl values change from run to run.
 Without the opt-in, pyradiomics is untouched.
 """
 import collections
@@ -20,10 +22,11 @@ def register():
   if _registered:
     return
   import radiomics
-  from radiomics import featureextractor
+  from radiomics import featureextractor, imageoperations
 
   from radiomics_ssl.extract.featureclass import FEATURE_CLASS, RadiomicsSSL
   from radiomics_ssl.extract.schema import extended_schema_files
+  from radiomics_ssl.extract.thin_axes import guarded
 
   radiomics.getFeatureClasses()[FEATURE_CLASS] = RadiomicsSSL
   stock_files = radiomics.getParameterValidationFiles
@@ -34,6 +37,7 @@ def register():
   extractor = featureextractor.RadiomicsFeatureExtractor
   extractor.computeFeatures = _with_image_type(extractor.computeFeatures)
   extractor.execute = _with_provenance(extractor.execute)
+  imageoperations.resampleImage = guarded(imageoperations.resampleImage)
   _registered = True
 
 

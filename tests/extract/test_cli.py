@@ -88,7 +88,9 @@ def test_ssl_values_are_bit_identical_whatever_the_parallelism(real_runs, pyradi
   resume with 1, and the Python API: max |difference| 0.
   The encoder runs at a fixed thread count (sslThreads) whatever the process's, so oneDNN reduces
   in the same order everywhere on one machine."""
-  import radiomics_ssl  # noqa: F401
+  import radiomics_ssl
+
+  radiomics_ssl.register()
   from radiomics.featureextractor import RadiomicsFeatureExtractor
 
   first = np.array([[float(r[k]) for k in SSL] for r in real_runs["ssl"]])

@@ -1,4 +1,4 @@
-"""The opt-in: `import radiomics_ssl` makes a stock RadiomicsFeatureExtractor accept `ssl`."""
+"""The opt-in: `radiomics_ssl.register()` makes a stock RadiomicsFeatureExtractor accept `ssl`."""
 import subprocess
 import sys
 
@@ -10,10 +10,12 @@ import yaml
 from pykwalify.errors import SchemaError
 
 import radiomics
-import radiomics_ssl  # noqa: F401  the opt-in under test
+import radiomics_ssl
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from helpers import PARAMS
+
+radiomics_ssl.register()  # the opt-in under test
 
 SSL_KEYS = [f"original_ssl_{i}" for i in range(256)]
 
