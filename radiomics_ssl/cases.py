@@ -4,6 +4,7 @@ The extraction CLI and the trainer both load cases here, and both hand the encod
 exactly as a pyradiomics feature class sees it (`crop_to_roi`).
 """
 import csv
+import hashlib
 import os
 
 import SimpleITK as sitk
@@ -34,6 +35,15 @@ def read_batch_csv(path):
       if row[column] and not os.path.isabs(row[column]):
         row[column] = os.path.abspath(os.path.join(folder, row[column]))
   return rows
+
+
+def file_sha256(path, chunk=1 << 20):
+  """sha256 of a file's bytes (the trainer's box cache and --out-dir's provenance key on it)."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as stream:
+    for block in iter(lambda: stream.read(chunk), b""):
+      digest.update(block)
+  return digest.hexdigest()
 
 
 def case_label(row, default=1):

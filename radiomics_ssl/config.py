@@ -29,6 +29,7 @@ EXTRACTION_DEFAULTS = {  # the ssl settings of a pyradiomics parameter file (ext
   "sslPrecision": "fp32",
   "sslThreads": 1,  # intra-op threads of the encoder on the CPU: fixed, so that values never depend on --jobs
   "sslModality": None,  # when set, the weights' contract must be for this modality (or 'any')
+  "sslUnitsCheck": True,  # warn per case when the ROI's values do not look like the contract's modality (units.py)
 }
 
 MODALITY_CONTRACTS = {  # what a modality implies for the fields a contract does not set (weights/README.md says why)

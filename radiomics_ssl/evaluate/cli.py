@@ -69,26 +69,40 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   if len(names) != len(features):
     raise ValueError(f"--names has {len(names)} entries for {len(features)} feature CSVs")
   trad_csv = trad_csv or features[0]
-  labels, dropped = load_labels(labels_csv or trad_csv, label_id_column or id_column, label_column)
+  labels_source = labels_csv or trad_csv
+  labels, dropped = load_labels(labels_source, label_id_column or id_column, label_column)
   if dropped:
-    click.echo(f"Note: {len(dropped)} case(s) without a {label_column} label dropped: {', '.join(dropped)}", err=True)
-  ids, trad = None, None
+    _note(f"{len(dropped)} case(s) of {labels_source} without a {label_column} label (empty or N/A) left out", dropped)
+  matrices = {}  # feature set -> (ids, X), each over the labelled cases that have values in its CSV
   if any(name.startswith("trad") for name in sets):
-    ids, trad, _ = feature_matrix(trad_csv, id_column, labels, is_trad)
-  ssl_matrices = {}
+    matrices["trad"] = feature_matrix(trad_csv, id_column, labels, is_trad)[:2]
   for name, path in zip(names, features):
     if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
       continue  # the classical-features CSV given as the first FEATURES
-    ssl_ids, ssl, _ = feature_matrix(path, id_column, labels, is_ssl)
-    if ids is not None and ssl_ids != ids:
-      order = {case: i for i, case in enumerate(ssl_ids)}
-      ssl = ssl[[order[case] for case in ids]]
-    ids = ids or ssl_ids
-    ssl_matrices[name] = ssl
+    matrices[name] = feature_matrix(path, id_column, labels, is_ssl)[:2]
+  usable = set.intersection(*(set(ids) for ids, _ in matrices.values()))
+  ids = [case for case in next(iter(matrices.values()))[0] if case in usable]
+  without_features = sorted(set(labels) - usable)
+  if without_features:
+    _note(f"{len(without_features)} labelled case(s) without feature values in every features CSV (absent or failed) "
+          "left out", without_features)
+  unlabelled = sorted({row[id_column] for path in {trad_csv, *features} for row in read_csv(path)[1]
+                       if id_column in row} - set(labels))
+  if unlabelled:
+    _note(f"{len(unlabelled)} case(s) of the features CSVs without a {label_column} label left out", unlabelled)
+  trad, ssl_matrices = None, {}
+  for name, (set_ids, matrix) in matrices.items():
+    order = {case: i for i, case in enumerate(set_ids)}
+    matrix = matrix[[order[case] for case in ids]]
+    if name == "trad":
+      trad = matrix
+    else:
+      ssl_matrices[name] = matrix
   y = np.array([labels[case] for case in ids])
   groups = None if group_column is None else np.array(read_column(trad_csv, group_column, id_column, ids))
   if len(set(y)) == 2 and positive not in set(y):
-    raise ValueError(f"--positive {positive!r} is not one of the {label_column} labels {sorted(set(y))}")
+    raise ValueError(f"--positive {positive!r} is not one of the {label_column} labels "
+                     f"{sorted(str(label) for label in set(y))}")
   counts = {str(label): int(np.sum(y == label)) for label in sorted(set(y))}  # str: no np.str_ repr in the title
   if min(counts.values()) < protocol.n_splits:
     raise ValueError(f"class counts {counts}: every class needs at least {protocol.n_splits} cases for "
@@ -100,12 +114,21 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
            f"{f', grouped by {group_column}' if group_column else ''}, label fraction {protocol.label_fraction:g}, "
            f"class weight {protocol.class_weight or 'none'}")
   text = write_tables(results, out_dir, title)
+  written = ["results.md", "results.csv", "predictions.csv"]
   write_predictions(records_by_set, ids, out_dir)
   if len(counts) == 2:
-    plot_roc(records_by_set, positive, os.path.join(out_dir, "roc.png"))
+    plot_roc(records_by_set, positive, os.path.join(out_dir, "roc.png"),
+             f"{label_column}: n={len(y)}, {protocol.n_splits}-fold CV x {protocol.repeats} repeats")
+    written.append("roc.png")
   if ssl_matrices:
     plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
-  return text
+    written.append("ssl_correlation.png")
+  return text + f"\nWritten to {os.path.abspath(out_dir)}: {', '.join(written)}\n"
+
+
+def _note(message, cases, shown=10):
+  listed = ", ".join(cases[:shown]) + (f", ... ({len(cases) - shown} more)" if len(cases) > shown else "")
+  click.echo(f"Note: {message}: {listed}", err=True)
 
 
 if __name__ == "__main__":

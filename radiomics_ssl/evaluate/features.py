@@ -21,16 +21,23 @@ def is_trad(column):
   return column.startswith(prefixes) and not is_ssl(column)
 
 
+MISSING_LABELS = ("", "na", "n/a", "nan", "none", "null", "?")  # read as 'no label', case-insensitive
+
+
 def load_labels(path, id_column, label_column):
-  """{case id: label}; rows with an empty label are dropped and counted."""
+  """{case id: label}; rows with a missing label (MISSING_LABELS) are dropped and listed."""
   columns, rows = read_csv(path)
-  for column in (id_column, label_column):
-    if column not in columns:
-      raise ValueError(f"{path}: column {column!r} not found (columns: {columns})")
+  if id_column not in columns:
+    likely = [c for c in columns if "id" in c.lower() or "patient" in c.lower() or "case" in c.lower()]
+    hint = f"; if the labels name it otherwise, give --label-id-column (e.g. --label-id-column {likely[0]})" if likely else \
+      "; if the labels name it otherwise, give --label-id-column"
+    raise ValueError(f"{path}: id column {id_column!r} not found (columns: {columns}){hint}")
+  if label_column not in columns:
+    raise ValueError(f"{path}: label column {label_column!r} not found (columns: {columns})")
   labels, dropped = {}, []
   for row in rows:
     value = (row[label_column] or "").strip()
-    if value == "":
+    if value.lower() in MISSING_LABELS:
       dropped.append(row[id_column])
     else:
       labels[row[id_column]] = value
@@ -38,7 +45,9 @@ def load_labels(path, id_column, label_column):
 
 
 def feature_matrix(path, id_column, labels, select):
-  """(ids, X, column names) for the rows of `path` with a label, columns chosen by `select`."""
+  """(ids, X, column names) for the rows of `path` that have a label and feature values (a failed
+  extraction leaves its row empty), columns chosen by `select`. Rows without a label are left out;
+  the caller reports both sides (`coverage`)."""
   columns, rows = read_csv(path)
   if id_column not in columns:
     raise ValueError(f"{path}: id column {id_column!r} not found (columns: {columns[:8]}...)")
@@ -46,18 +55,22 @@ def feature_matrix(path, id_column, labels, select):
   if not chosen:
     raise ValueError(f"{path}: no feature columns of the requested kind")
   ids = [row[id_column] for row in rows]
-  unmatched = sorted(set(labels) - set(ids))
-  if unmatched:
-    raise ValueError(f"{path}: {len(unmatched)} labelled id(s) have no feature row: {unmatched[:10]}")
   duplicated = sorted({i for i in ids if ids.count(i) > 1})
   if duplicated:
     raise ValueError(f"{path}: duplicated id(s) {duplicated[:10]}")
   keep = [row for row in rows if row[id_column] in labels]
-  matrix = np.array([[_number(row[c]) for c in chosen] for row in keep], dtype=np.float64)
-  empty = [row[id_column] for row in keep if np.isnan(matrix[keep.index(row)]).all()]
-  if empty:
-    raise ValueError(f"{path}: no feature values for id(s) {empty[:10]} (did their extraction fail?)")
-  return [row[id_column] for row in keep], matrix, chosen
+  matrix = np.array([[number(row[c]) for c in chosen] for row in keep], dtype=np.float64).reshape(len(keep), len(chosen))
+  extracted = ~np.isnan(matrix).all(axis=1)
+  return [row[id_column] for row, ok in zip(keep, extracted) if ok], matrix[extracted], chosen
+
+
+def coverage(path, id_column, labels, used_ids):
+  """-> (labelled ids left out because `path` has no feature values for them, ids of `path` left
+  out because they have no label)."""
+  _, rows = read_csv(path)
+  in_file = {row[id_column] for row in rows}
+  used = set(used_ids)
+  return sorted(set(labels) - used), sorted(in_file - set(labels))
 
 
 def read_column(path, column, id_column, ids):
@@ -69,7 +82,7 @@ def read_column(path, column, id_column, ids):
   return [by_id[case] for case in ids]
 
 
-def _number(text):
+def number(text):
   try:
     return float(text)
   except (TypeError, ValueError):

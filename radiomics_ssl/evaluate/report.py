@@ -48,22 +48,34 @@ def write_predictions(records_by_set, ids, out_dir):
                          r["score"], r["C"], r["n_train"]])
 
 
-def plot_roc(records_by_set, positive, path):
-  """Out-of-fold ROC per feature set (all repeats pooled), binary labels only."""
-  from sklearn.metrics import roc_auc_score, roc_curve
+def plot_roc(records_by_set, positive, path, title=""):
+  """The mean ROC curve per feature set: each test fold's ROC, interpolated onto one grid of
+  1 - specificity and averaged over every fold of every repeat. Scores of different folds' SVMs are
+  not on one scale, so the curves are averaged rather than the scores pooled; the legend's AUC is
+  the table's (mean of per-fold AUCs, then mean and sd over repeats)."""
+  from sklearn.metrics import roc_curve
 
-  from radiomics_ssl.evaluate.protocol import positive_score
+  from radiomics_ssl.evaluate.protocol import metrics, positive_score
 
   plt = _pyplot()
+  grid = np.linspace(0, 1, 101)
   fig, ax = plt.subplots(figsize=(5.5, 5))
   for label, records in records_by_set.items():
-    truth = np.array([r["y_true"] == positive for r in records])
-    scores = np.array([positive_score(r, positive) for r in records])
-    fpr, tpr, _ = roc_curve(truth, scores)
-    ax.plot(fpr, tpr, label=f"{label} (pooled AUC {roc_auc_score(truth, scores):.2f})")
+    curves = []
+    for key in sorted({(r["repeat"], r["fold"]) for r in records}):
+      fold = [r for r in records if (r["repeat"], r["fold"]) == key]
+      truth = np.array([r["y_true"] == positive for r in fold])
+      if 0 < truth.sum() < len(truth):
+        fpr, tpr, _ = roc_curve(truth, [positive_score(r, positive) for r in fold])
+        curves.append(np.interp(grid, fpr, tpr))
+    mean_auc, sd_auc = metrics(records, positive)["auc"]
+    curve = np.mean(curves, axis=0)
+    curve[0] = 0.0
+    ax.plot(grid, curve, label=f"{label} (AUC {mean_auc:.3f} ± {sd_auc:.3f})")
   ax.plot([0, 1], [0, 1], "k:", lw=1)
   ax.set_xlabel("1 - specificity")
   ax.set_ylabel("sensitivity")
+  ax.set_title(f"{title}\nmean ROC over test folds" if title else "mean ROC over test folds", fontsize=9)
   ax.legend(fontsize=7, loc="lower right")
   fig.tight_layout()
   fig.savefig(path, dpi=110)

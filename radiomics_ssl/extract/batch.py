@@ -1,5 +1,7 @@
 """pyradiomicsssl's two stages: a per-case step that computes the classical features and prepares
-the encoder's input, and an encoder stage that encodes it and completes each case.
+the encoder's input, and an encoder stage that encodes it and completes each case. With an
+`--out-dir`, each completed case is stored with its provenance, and reused only while that
+provenance matches (extract/resume.py).
 
 Per-case step (`extract_case`, in the main process or in `--jobs` workers): pyradiomics' own
 extraction by a `CaseExtractor`, whose ssl class only prepares each ROI; no model is loaded.
@@ -13,9 +15,7 @@ the prepared ROIs, fills their columns and the ssl provenance, and writes the --
 - `batch` ROIs at a time (the default on CUDA): equal to the per-ROI path to float rounding.
 """
 import collections
-import csv
 import logging
-import os
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -24,7 +24,8 @@ from typing import Optional
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from radiomics_ssl.cases import CaseError, case_label, load_case
-from radiomics_ssl.extract.featureclass import RECORDER_KEY, ssl_column
+from radiomics_ssl.extract import resume
+from radiomics_ssl.extract.featureclass import RECORDER_KEY, UNITS_COLUMN, ssl_column
 from radiomics_ssl.extract.registration import insert_after_diagnostics, provenance
 
 logger = logging.getLogger("radiomics.script")
@@ -48,6 +49,9 @@ class CaseResult:
   error: Optional[str] = None
   rois: list = field(default_factory=list)  # (image type, PreparedRoi) whose ssl columns await the encoder
   stored: bool = False  # read back from --out-dir, complete as it is
+  case: dict = field(default_factory=dict)  # the batch CSV row
+  provenance: Optional[dict] = None  # what made this row (--out-dir only; extract/resume.py)
+  stale: list = field(default_factory=list)  # why a stored row was not reused ([] when none was found)
 
 
 class CaseExtractor(RadiomicsFeatureExtractor):
@@ -59,6 +63,7 @@ class CaseExtractor(RadiomicsFeatureExtractor):
   def __init__(self, *args, contract=None, **kwargs):
     super().__init__(*args, **kwargs)
     self.contract = contract
+    self.fingerprint = None  # resume.run_fingerprint, set by build_case_extractor
     self._recorder = None
 
   def computeFeatures(self, image, mask, imageTypeName, **kwargs):
@@ -84,25 +89,40 @@ def build_case_extractor(param_file, overrides, validate_only=False):
 
   extractor = CaseExtractor(param_file, **overrides)
   if FEATURE_CLASS not in extractor.enabledFeatures or validate_only:
+    extractor.fingerprint = resume.run_fingerprint(extractor)
     return extractor, None
   ssl = ssl_settings(extractor.settings)
-  extractor.contract = weights.load(ssl["sslWeights"]).contract
+  loaded = weights.load(ssl["sslWeights"])
+  if not ssl["sslModality"]:
+    from radiomics_ssl.units import unset_modality_warning
+
+    warning = unset_modality_warning(param_file or "settings", loaded)
+    if warning:
+      logger.warning("%s", warning)
+  extractor.contract = loaded.contract
+  extractor.fingerprint = resume.run_fingerprint(extractor, loaded.sha256)
   return extractor, ssl
 
 
-def case_file(out_dir, case_index):
-  return os.path.join(out_dir, f"features_{case_index}.csv") if out_dir else None
+def case_name(case, index):
+  """How messages name a case: its ID column, else its row number and image file."""
+  return str(case.get("ID")) if case.get("ID") else f"row {index} ({case.get('Image')})"
 
 
 def extract_case(job):
   """The per-case step: job = (case index, batch CSV row, CaseExtractor, out_dir) -> CaseResult.
-  Never raises for a bad case: the error names its files. The label comes from the row's `Label`
-  column, else from the settings, as in pyradiomics. A case already in --out-dir is read back."""
+  Never raises for a bad case: the error names the case and its files. The label comes from the
+  row's `Label` column, else from the settings, as in pyradiomics. A case stored in --out-dir is
+  read back when its provenance matches, and recomputed (with the reasons) when not."""
   index, case, extractor, out_dir = job
-  stored = case_file(out_dir, index)
-  if stored and os.path.isfile(stored):
-    with open(stored, newline="") as stream:
-      return CaseResult(index, next(csv.DictReader(stream)), stored=True)
+  provenance, stale = None, []
+  if out_dir:
+    provenance = resume.case_provenance(case, extractor.fingerprint or {})
+    stored, stored_provenance = resume.read(out_dir, case)
+    if stored is not None or stored_provenance is not None:
+      stale = resume.reasons(stored_provenance, provenance) if stored is not None else ["row file missing"]
+      if stored is not None and not stale:
+        return CaseResult(index, stored, stored=True, case=case)
   vector = collections.OrderedDict(case)
   try:
     label = case_label(case, default=extractor.settings.get("label", 1))
@@ -111,14 +131,13 @@ def extract_case(job):
     features, rois = extractor.execute_case(image, mask, label, int(channel) if channel else None)
   except (KeyboardInterrupt, SystemExit):
     raise
-  except Exception as error:  # one bad case must not stop the batch; it is reported with its files
-    message = f"case {index} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
+  except Exception as error:  # one bad case must not stop the batch; the command reports it once, with its files
     if not isinstance(error, CaseError):
-      logger.debug("Traceback for case %s", index, exc_info=True)
-    logger.error("%s", message)
-    return CaseResult(index, vector, message)
+      logger.debug("Traceback for %s", case_name(case, index), exc_info=True)
+    message = f"{case_name(case, index)} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
+    return CaseResult(index, vector, message, case=case, provenance=provenance, stale=stale)
   vector.update(features)
-  return CaseResult(index, vector, rois=rois)
+  return CaseResult(index, vector, rois=rois, case=case, provenance=provenance, stale=stale)
 
 
 class EncoderFailure(RuntimeError):
@@ -207,24 +226,28 @@ class EncoderStage:
     completed = []
     for result in chunk:
       if failure and result.rois and result.error is None:
-        result.error = f"case {result.index} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
+        result.error = f"{case_name(result.case, result.index)} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
         for image_type, _ in result.rois:  # no empty ssl columns in the output
           for key in [k for k in result.vector if k.startswith(ssl_column(image_type, ""))]:
             del result.vector[key]
       if result.error is None and not result.stored:
+        notes = self.units_check(result)
         if self.ssl and self.additional_info:
-          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder)))
-        _store(case_file(self.out_dir, result.index), result.vector)
+          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder), notes))
+        if self.out_dir:
+          resume.write(self.out_dir, result.case, result.vector, result.provenance)
       completed.append(result)
     return completed
 
+  def units_check(self, result):
+    """Warn once for a case whose original image does not look like the contract's modality
+    (radiomics_ssl.units); -> its diagnostics column."""
+    from radiomics_ssl.units import diagnostic
 
-def _store(filename, vector):
-  """Write one case's row atomically (nothing without --out-dir)."""
-  if not filename:
-    return
-  with open(filename + ".tmp", "w", newline="") as stream:
-    writer = csv.DictWriter(stream, fieldnames=list(vector), lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(vector)
-  os.replace(filename + ".tmp", filename)
+    original = [prepared for image_type, prepared in result.rois if image_type == "original"]
+    if not self.ssl or not original:
+      return {}
+    value, warning = diagnostic(self.encoder.contract.modality, original[0].roi_percentiles, self.ssl["sslUnitsCheck"])
+    if warning:
+      logger.warning("%s: %s", case_name(result.case, result.index), warning)
+    return {UNITS_COLUMN: value}

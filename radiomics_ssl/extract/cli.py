@@ -19,7 +19,7 @@ import sys
 import radiomics
 
 import radiomics_ssl
-from radiomics_ssl.extract import _pyradiomics
+from radiomics_ssl.extract import _pyradiomics, resume
 from radiomics_ssl.extract.batch import DEFAULT_CUDA_BATCH, EncoderFailure, EncoderStage, build_case_extractor, extract_case
 
 logger = logging.getLogger("radiomics.script")
@@ -58,7 +58,8 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
       logger.error("%s", error)
       return 2
     if code == 0 and self.failures:
-      logger.error("%d of %d case(s) failed:\n  %s", len(self.failures), self.case_count, "\n  ".join(self.failures))
+      what = "failed validation" if self.args.validate else "failed"
+      logger.error("%d of %d case(s) %s:\n  %s", len(self.failures), self.case_count, what, "\n  ".join(self.failures))
       return 1
     return code
 
@@ -76,6 +77,10 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
       extractor, self.ssl = build_case_extractor(self.args.param, self._parseOverrides(), self.args.validate)
     except (pykwalify.errors.PyKwalifyException, IOError) as error:
       raise SettingsError(f"{self.args.param or 'settings'}: parameter validation failed: {error}") from None
+    except Exception as error:  # ruamel.yaml's and PyYAML's syntax errors name the line and column
+      if type(error).__module__.split(".")[0] not in ("ruamel", "yaml"):
+        raise
+      raise SettingsError(f"{self.args.param}: not valid YAML: {' '.join(str(error).split())}") from None
     if self.ssl and self.ssl["sslDevice"] not in ("auto", "cpu"):
       from radiomics_ssl.inference import resolve_device
 
@@ -84,6 +89,22 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
 
   def _parseOverrides(self):
     return parse_overrides(self.args.setting, self.args.label)
+
+  def _validateCases(self, case_generator):
+    """--validate: every case's files, label, geometry and ROI values are checked as extraction
+    would (radiomics_ssl.cases.load_case), without extracting; a problem is reported and exits 1."""
+    from radiomics_ssl.cases import CaseError, case_label, load_case
+    from radiomics_ssl.extract.batch import case_name
+
+    checked = 0
+    for index, case in case_generator:
+      checked += 1
+      try:
+        label = case_label(case, default=self.extractor.settings.get("label", 1))
+        load_case(case["Image"], case["Mask"], label, self.extractor.settings.get("correctMask", False))
+      except CaseError as error:
+        self.failures.append(f"{case_name(case, index)}: {error}")
+    logger.warning("Validated %d case(s): %d with a problem", checked, len(self.failures))
 
   def _processCases(self, case_generator):
     """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP), in two stages."""
@@ -104,6 +125,9 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     else:
       outcomes = list(tqdm(stage.run(map(extract_case, jobs)), **progress))
     self.failures = [result.error for result in outcomes if result.error]
+    recomputed = resume.summary([result.stale for result in outcomes if not result.stored])
+    if recomputed:
+      logger.warning("%s (their --out-dir files were replaced)", recomputed)
     return _pad_failed([result.vector for result in outcomes], [result.error for result in outcomes]) or None
 
 

@@ -7,9 +7,12 @@ encoded once, in `_initCalculation`; each getter only reads one element of the r
 In `pyradiomicsssl`'s per-case step the extractor hands the class a `RoiRecorder` (`RECORDER_KEY`):
 the class then prepares the encoder's input, gives it to the recorder, and leaves its values
 empty for the encoder stage to fill (extract/batch.py). No model is loaded in that step.
+Otherwise (the Python API) the class encodes the ROI itself, checks its units (radiomics_ssl.units)
+and leaves the result in the extractor's notes (`NOTES_KEY`), which become `diagnostics_ssl_Units`.
 """
 from radiomics import base
 
+from radiomics_ssl import units
 from radiomics_ssl.extract.schema import ssl_settings
 from radiomics_ssl.inference import get_encoder_for
 from radiomics_ssl.preprocess import prepare_roi
@@ -18,6 +21,8 @@ FEATURE_CLASS = "ssl"
 FEATURE_DIM = 256
 IMAGE_TYPE_KEY = "_sslImageType"  # set by the extractor: which image type the class computes
 RECORDER_KEY = "_sslRecorder"  # set by batch.CaseExtractor: where the prepared ROIs go
+NOTES_KEY = "_sslNotes"  # set by the extractor (registration.py): per-case diagnostics the class reports
+UNITS_COLUMN = "diagnostics_ssl_Units"
 
 
 def ssl_column(image_type, index):
@@ -38,6 +43,7 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
   def __init__(self, inputImage, inputMask, **kwargs):
     self.sslSettings = ssl_settings(kwargs)
     self.recorder = kwargs.pop(RECORDER_KEY, None)
+    self.notes = kwargs.pop(NOTES_KEY, None)
     super().__init__(inputImage, inputMask, **kwargs)
     self.imageType = kwargs.get(IMAGE_TYPE_KEY, "original").lower()
     self.imageTypeEnabled = any(self.imageType == t.lower() or self.imageType.startswith(t.lower() + "-")
@@ -65,7 +71,14 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
     if self.features is not None:  # pyradiomics calls this at every execute(); the ROI is encoded once
       return
     encoder = get_encoder_for(self.sslSettings)
-    self.features = encoder.encode_rois([prepare_roi(self.inputImage, self.inputMask, self.label, encoder.contract)])[0]
+    prepared = prepare_roi(self.inputImage, self.inputMask, self.label, encoder.contract)
+    if self.imageType == "original":
+      value, warning = units.diagnostic(encoder.contract.modality, prepared.roi_percentiles, self.sslSettings["sslUnitsCheck"])
+      if warning:
+        self.logger.warning("%s", warning)
+      if self.notes is not None:
+        self.notes[UNITS_COLUMN] = value
+    self.features = encoder.encode_rois([prepared])[0]
 
 
 def _feature_getter(index):

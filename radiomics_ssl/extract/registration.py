@@ -12,6 +12,7 @@ Without the opt-in, pyradiomics is untouched.
 import collections
 import functools
 import json
+import logging
 
 _registered = False
 
@@ -42,12 +43,14 @@ def register():
 
 
 def _with_image_type(compute_features):
-  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, IMAGE_TYPE_KEY
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, IMAGE_TYPE_KEY, NOTES_KEY
 
   @functools.wraps(compute_features)
   def wrapper(self, image, mask, imageTypeName, **kwargs):
     if FEATURE_CLASS in self.enabledFeatures:
       kwargs[IMAGE_TYPE_KEY] = imageTypeName
+      if getattr(self, "_ssl_notes", None) is not None:
+        kwargs[NOTES_KEY] = self._ssl_notes
     return compute_features(self, image, mask, imageTypeName, **kwargs)
 
   return wrapper
@@ -56,30 +59,44 @@ def _with_image_type(compute_features):
 def _with_provenance(execute):
   @functools.wraps(execute)
   def wrapper(self, *args, **kwargs):
-    vector = execute(self, *args, **kwargs)
+    self._ssl_notes = {}
+    try:
+      vector = execute(self, *args, **kwargs)
+    finally:
+      notes, self._ssl_notes = self._ssl_notes, None
     if not self.settings.get("additionalInfo", True) or not getattr(self, "ssl_provenance", True):
       return vector
     from radiomics_ssl.extract.featureclass import FEATURE_CLASS
     from radiomics_ssl.extract.schema import ssl_settings
     from radiomics_ssl.inference import get_encoder_for, numerics
+    from radiomics_ssl.units import unset_modality_warning
 
     if FEATURE_CLASS not in self.enabledFeatures:
       return vector
-    encoder = get_encoder_for(ssl_settings(self.settings))
-    return insert_after_diagnostics(vector, provenance(encoder.weights, numerics(encoder)))
+    ssl = ssl_settings(self.settings)
+    encoder = get_encoder_for(ssl)
+    if not ssl["sslModality"] and not getattr(self, "_ssl_modality_warned", False):
+      warning = unset_modality_warning("the extractor's settings", encoder.weights)
+      if warning:
+        logging.getLogger("radiomics_ssl").warning("%s", warning)
+      self._ssl_modality_warned = True
+    return insert_after_diagnostics(vector, provenance(encoder.weights, numerics(encoder), notes))
 
   return wrapper
 
 
-def provenance(weights, numerics):
+def provenance(weights, numerics, notes=None):
   """diagnostics_ssl_* entries: which weights and contract (`weights`), and which numerics (device,
-  precision, threads, torch and backend versions: inference.numerics) made the features."""
+  precision, threads, torch and backend versions: inference.numerics) made the features; then the
+  case's own `notes` (full column names: the units check)."""
   from radiomics_ssl import __version__
 
   entries = [("Version", __version__), ("Weights", weights.name), ("WeightsSha256", weights.sha256),
              ("Trained", bool(weights.metadata.get("trained"))), *numerics.items(),
              ("Contract", json.dumps(weights.metadata["contract"], sort_keys=True))]
-  return collections.OrderedDict((f"diagnostics_ssl_{name}", value) for name, value in entries)
+  entries = collections.OrderedDict((f"diagnostics_ssl_{name}", value) for name, value in entries)
+  entries.update(notes or {})
+  return entries
 
 
 def insert_after_diagnostics(vector, extra):

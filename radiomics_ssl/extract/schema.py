@@ -22,6 +22,7 @@ SSL_SCHEMA = {
   "sslPrecision": {"type": "str", "enum": list(PRECISIONS)},
   "sslThreads": {"type": "int", "range": {"min": 1}},
   "sslModality": {"type": "str", "enum": [m for m in MODALITIES if m != "any"]},
+  "sslUnitsCheck": {"type": "bool"},
 }
 assert set(SSL_SCHEMA) == set(EXTRACTION_DEFAULTS)
 

@@ -4,36 +4,15 @@
 - the intensity window clips most of the ROI's voxels;
 - the contract's modality does not match the image's apparent units (e.g. PET weights on HU);
 - the case's features are nearly constant.
-The units test is a heuristic on the ROI's 1st, 50th and 99th percentiles (`modality_mismatch`).
+The units test is radiomics_ssl.units, the rule extraction and the trainer apply too.
 """
 import numpy as np
+
+from radiomics_ssl.units import modality_mismatch
 
 LARGE_ROI_RATIO = 2.0  # ROI extent / field of view
 CLIPPED_SHARE = 0.5  # share of ROI voxels at 0 or 255 in the box
 FLAT_FEATURES = 0.1  # a case's feature std below this share of the cohort's median per-case std
-
-
-def looks_like_suv(p1, p50, p99):
-  return p1 >= -0.5 and p99 <= 100 and p50 < 20
-
-
-def modality_mismatch(contract_modality, roi_percentiles):
-  """A warning when the ROI's values (p1, p50, p99) look like another modality's units, else None.
-
-  PET weights expect SUV (non-negative, small); CT weights expect HU (a soft-tissue ROI is not
-  SUV-like); MR weights are relative, but values below -500 look like CT with air (MR normalised
-  by pyradiomics, z-scores x 100, stays above that)."""
-  p1, p50, p99 = roi_percentiles
-  if contract_modality == "PET" and not looks_like_suv(p1, p50, p99):
-    seen = "HU (CT)" if p1 < -100 else "unscaled intensities (not SUV)"
-  elif contract_modality == "CT" and looks_like_suv(p1, p50, p99) and p99 <= 60:
-    seen = "SUV (PET)"
-  elif contract_modality == "MR" and p1 < -500:
-    seen = "HU (CT)"
-  else:
-    return None
-  return (f"the weights expect {contract_modality} images, but the ROI's values look like {seen}: "
-          f"1st/50th/99th percentiles {p1:.4g} / {p50:.4g} / {p99:.4g}")
 
 
 def case_warnings(prepared, contract, features=None, cohort_feature_std=None):

@@ -13,6 +13,7 @@ every picture shows the very box the encoder received. It writes:
 - features.csv: the extracted rows; index.html: all of it, with a table per case and its warnings
   (radiomics_ssl.inspect.checks). Failed cases are listed with their error; the rest is reported.
 """
+import collections
 import logging
 import multiprocessing
 import os
@@ -20,6 +21,8 @@ import re
 import sys
 
 import click
+
+Report = collections.namedtuple("Report", "index extracted failed warned")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,7 +57,8 @@ def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, lab
   except (CaseError, SettingsError, ValueError, RuntimeError) as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)
-  click.echo(report)
+  click.echo(f"{report.extracted} extracted, {report.failed} failed, {report.warned} warned. Report: {report.index}")
+  sys.exit(1 if report.failed else 0)
 
 
 def _join_labels(rows, labels_csv, label_column, id_column, label_id_column):
@@ -68,7 +72,8 @@ def _join_labels(rows, labels_csv, label_column, id_column, label_id_column):
 
 
 def inspect_cases(rows, param_file, overrides, out_dir, label_column=None, id_column="ID", embedding="pca", jobs=1):
-  """Extract every case, then write the pictures, the tables and index.html; returns its path."""
+  """Extract every case, then write the pictures, the tables and index.html; -> Report (index.html's path
+  and the counts of extracted, failed and warned cases)."""
   from tqdm import tqdm
 
   from radiomics_ssl.extract import _pyradiomics
@@ -93,7 +98,7 @@ def inspect_cases(rows, param_file, overrides, out_dir, label_column=None, id_co
 def write_report(results, rows, encoder, param_file, out_dir, label_column, id_column, embedding):
   import numpy as np
 
-  from radiomics_ssl.evaluate.features import is_trad
+  from radiomics_ssl.evaluate.features import is_trad, number
   from radiomics_ssl.extract.featureclass import FEATURE_DIM, ssl_column
   from radiomics_ssl.inspect import checks, page, pictures
 
@@ -130,7 +135,7 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
                  "ssl_map.png"))
     trad_columns = [key for key in results[good[0]].vector if is_trad(key)]
     if trad_columns:
-      trad = np.array([[_number(results[i].vector.get(key)) for key in trad_columns] for i in good])
+      trad = np.array([[number(results[i].vector.get(key)) for key in trad_columns] for i in good])
       map_outliers["classical"] = pictures.feature_map(trad, good_names, labels, os.path.join(out_dir, "classical_map.png"),
                                                        "classical features", embedding, label_column)
       pictures.cross_correlation_density(ssl, trad, os.path.join(out_dir, "ssl_x_classical.png"))
@@ -147,8 +152,9 @@ def write_report(results, rows, encoder, param_file, out_dir, label_column, id_c
                                          or "too few cases for maps")]
   contact = ("contact sheet: the axial mid-slice of every case's box, as the encoder receives it (ROI in red; "
              "(!) marks a warning)", "contact_sheet.png")
-  return page.write_index(out_dir, "radiomics_ssl QA report: what the encoder sees", summary, contact, maps, table,
-                          label_column)
+  index = page.write_index(out_dir, "radiomics_ssl QA report: what the encoder sees", summary, contact, maps, table,
+                           label_column)
+  return Report(index, len(rows) - failed, failed, warned)
 
 
 def _geometry(vector, prepared):
@@ -169,13 +175,6 @@ def _tuple(text):
     return tuple(float(v) for v in str(text).strip("()[] ").split(",")) if text else None
   except ValueError:
     return None
-
-
-def _number(value):
-  try:
-    return float(value)
-  except (TypeError, ValueError):
-    return float("nan")
 
 
 def _write_features(results, path):

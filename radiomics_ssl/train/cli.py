@@ -46,9 +46,12 @@ CONTRACT_OPTIONS = {"box": "box", "spacing": "spacing_mm", "large_roi": "large_r
 @click.option("--modality", type=click.Choice(defaults.MODALITIES), help="Contract: the images' modality.")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False), help="Box cache folder (default <out>/cache).")
 @click.option("--resume", is_flag=True, help="Continue from <out>/checkpoint.pt with the same settings.")
+@click.option("--force", is_flag=True, help="Start afresh in an --out folder that already holds a run (its files are replaced).")
+@click.option("--strict", is_flag=True, help="Refuse, instead of warning, when the cases do not look like --modality's units.")
+@click.option("--no-units-check", is_flag=True, help="Skip the check that the cases look like --modality's units.")
 @click.option("--skip-bad", is_flag=True, help="Skip unusable rows (listed in the data summary) instead of failing.")
 @click.option("-v", "--verbose", count=True, help="More logging.")
-def main(cases_csv, out_dir, config_file, cache_dir, resume, skip_bad, verbose, **options):
+def main(cases_csv, out_dir, config_file, cache_dir, resume, force, strict, no_units_check, skip_bad, verbose, **options):
   """Pretrain the 3DSiam encoder on the cases of CASES_CSV (pyradiomics batch format; labels unused)."""
   logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s %(name)s: %(message)s")
   try:
@@ -56,14 +59,57 @@ def main(cases_csv, out_dir, config_file, cache_dir, resume, skip_bad, verbose, 
   except ValueError as error:
     raise click.BadParameter(str(error)) from None
   from radiomics_ssl.cases import CaseError
+  from radiomics_ssl.train.runfiles import existing_run
 
+  found = existing_run(out_dir) if os.path.isdir(out_dir) else []
+  if found and not (resume or force):
+    click.echo(f"Error: {out_dir} already holds a run ({', '.join(found)}); use --resume to continue it, "
+               "--force to replace it, or another --out", err=True)
+    sys.exit(2)
   try:
+    if not no_units_check:
+      check_units(cases_csv, config.contract.modality, strict)
     weights_path = run(config, cases_csv, out_dir, cache_dir, resume, skip_bad, command=_command_line())
   except (CaseError, FileNotFoundError, RuntimeError, ValueError) as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(1)
   if os.environ.get("RANK", "0") == "0":
     click.echo(weights_path)
+
+
+UNITS_SAMPLE = 8  # cases read to check the modality's units
+
+
+def check_units(cases_csv, modality, strict=False):
+  """Warn (or, `strict`, refuse) when most of the first UNITS_SAMPLE readable cases do not look like
+  `modality`'s units (radiomics_ssl.units, the rule extraction applies)."""
+  import SimpleITK as sitk
+
+  from radiomics_ssl.cases import CaseError, case_label, load_case, read_batch_csv
+  from radiomics_ssl.units import modality_mismatch, roi_percentiles
+
+  if modality == "any":
+    return
+  mismatches, checked = [], 0
+  for row in read_batch_csv(cases_csv):
+    if checked == UNITS_SAMPLE:
+      break
+    try:
+      label = case_label(row)
+      image, mask = load_case(row["Image"], row["Mask"], label)
+    except CaseError:
+      continue  # the data loader reports unusable rows
+    values = sitk.GetArrayViewFromImage(image)[sitk.GetArrayViewFromImage(mask) == label]
+    checked += 1
+    warning = modality_mismatch(modality, roi_percentiles(values))
+    if warning:
+      mismatches.append(f"{row['Image']}: {warning}")
+  if mismatches and len(mismatches) * 2 > checked:
+    message = (f"--modality {modality}, but {len(mismatches)} of the first {checked} cases do not look like it:\n  "
+               + "\n  ".join(mismatches) + "\n(use --no-units-check if the images are right)")
+    if strict:
+      raise ValueError(message)
+    logging.getLogger("radiomics_ssl.train").warning("%s", message)
 
 
 def build_config(config_file, options):

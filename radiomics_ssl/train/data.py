@@ -12,18 +12,10 @@ from dataclasses import asdict
 
 import numpy as np
 
-from radiomics_ssl.cases import CaseError, case_label, crop_to_roi, load_case, read_batch_csv
+from radiomics_ssl.cases import CaseError, case_label, crop_to_roi, file_sha256, load_case, read_batch_csv
 from radiomics_ssl.preprocess import prepare_roi
 
 logger = logging.getLogger(__name__)
-
-
-def file_sha256(path, chunk=1 << 20):
-  digest = hashlib.sha256()
-  with open(path, "rb") as stream:
-    for block in iter(lambda: stream.read(chunk), b""):
-      digest.update(block)
-  return digest.hexdigest()
 
 
 def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=None, size=None):

@@ -20,6 +20,12 @@ CONFIG_NAME = "config.yaml"
 LICENSE = "BSD-3-Clause (code and weights); see weights/README.md for the training data's terms"
 
 
+def existing_run(out_dir):
+  """The run files already in `out_dir` (empty when it holds no run)."""
+  names = (CONFIG_NAME, METRICS_NAME, CHECKPOINT_NAME, WEIGHTS_NAME)
+  return [name for name in names if os.path.isfile(os.path.join(out_dir, name))]
+
+
 def write_config(out_dir, config):
   """The full effective config as YAML (tuples as lists)."""
   import yaml

@@ -123,28 +123,49 @@ def test_cli_writes_tables_plots_and_predictions(tmp_path):
   result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", tmp_path / "b.csv", "--labels", tmp_path / "labels.csv",
                "--label-column", "grade_high", "--id-column", "ID", "--names", "good,noise", "--out", out,
                "--repeats", "3")
-  assert result.returncode == 2 and "labels.csv: column 'ID' not found" in result.stderr  # labels use 'pid'
+  assert result.returncode == 2 and "labels.csv: id column 'ID' not found" in result.stderr  # labels use 'pid'
+  assert "give --label-id-column (e.g. --label-id-column pid)" in result.stderr
   (tmp_path / "labels.csv").write_text((tmp_path / "labels.csv").read_text().replace("pid,", "ID,"))
   result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", tmp_path / "b.csv", "--labels", tmp_path / "labels.csv",
                "--label-column", "grade_high", "--id-column", "ID", "--names", "good,noise", "--out", out,
                "--repeats", "3")
   assert result.returncode == 0, result.stderr
-  assert "1 case(s) without a grade_high label dropped: P99" in result.stderr
+  assert "1 case(s) of " in result.stderr and "without a grade_high label (empty or N/A) left out: P99" in result.stderr
   for name in ("results.md", "results.csv", "predictions.csv", "roc.png", "ssl_correlation.png"):
     assert (out / name).stat().st_size > 100
+  assert f"Written to {out}: results.md, results.csv, predictions.csv, roc.png, ssl_correlation.png" in result.stdout
   rows = {r["feature_set"]: r for r in csv.DictReader(open(out / "results.csv"))}
   assert set(rows) == {"trad", "ssl [good]", "trad+ssl [good]", "ssl [noise]", "trad+ssl [noise]"}
   assert float(rows["ssl [good]"]["auc_mean"]) > float(rows["ssl [noise]"]["auc_mean"]) + 0.2
   assert rows["trad+ssl [good]"]["n_features"] == "13"
 
 
-def test_cli_reports_labelled_cases_without_features(tmp_path):
+def test_cli_evaluates_the_cases_with_features_and_labels_and_reports_the_rest(tmp_path):
+  """A labels CSV with more patients, N/A labels, a failed extraction and unlabelled feature rows:
+  the cases with both are evaluated, and each side's left-out cases are named."""
   rng = np.random.default_rng(0)
-  write_features(tmp_path / "a.csv", ["A", "B"], rng.normal(size=(2, 2)), rng.normal(size=(2, 2)))
-  (tmp_path / "labels.csv").write_text("ID,y\nA,0\nB,1\nC,1\n")
-  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv",
-               "--label-column", "y", "--id-column", "ID")
-  assert result.returncode == 2 and "1 labelled id(s) have no feature row: ['C']" in result.stderr
+  ids = [f"P{i:02d}" for i in range(40)]
+  y = (np.arange(40) % 3 == 0).astype(int)
+  write_features(tmp_path / "a.csv", ids + ["X1"], rng.normal(size=(41, 3)), rng.normal(size=(41, 4)))
+  text = (tmp_path / "a.csv").read_text().splitlines()
+  text[5] = "P04,v3.0.1" + "," * 7  # P04's extraction failed: an empty row
+  (tmp_path / "a.csv").write_text("\n".join(text) + "\n")
+  labels = "".join(f"{i},{'High' if v else 'Low'}\n" for i, v in zip(ids, y)) + "P90,High\nP91,Low\nP92,N/A\nP93,NA\n"
+  (tmp_path / "labels.csv").write_text("ID,grade\n" + labels)
+  out = tmp_path / "eval"
+  args = ["radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv", "--label-column", "grade",
+          "--id-column", "ID", "--repeats", "2", "--out", out]
+  result = run(*args, "--positive", "1")
+  assert result.returncode == 2 and "--positive '1' is not one of the grade labels ['High', 'Low']" in result.stderr
+  result = run(*args, "--positive", "High")
+  assert result.returncode == 0, result.stderr
+  assert "2 case(s) of " in result.stderr and "without a grade label (empty or N/A) left out: P92, P93" in result.stderr
+  assert "3 labelled case(s) without feature values in every features CSV (absent or failed) left out: P04, P90, P91" \
+    in result.stderr
+  assert "1 case(s) of the features CSVs without a grade label left out: X1" in result.stderr
+  assert "grade: n=39 {'High': 14, 'Low': 25}" in result.stdout
+  predicted = {row["id"] for row in csv.DictReader(open(out / "predictions.csv"))}
+  assert predicted == set(ids) - {"P04"}
 
 
 def test_feature_diversity_separates_collapsed_from_healthy_features():

@@ -54,13 +54,14 @@ def real_runs(pyradiomics_cases, tmp_path_factory):
   outputs = {}
   for name, command in commands.items():
     if name == "resumed":  # two of the five cases were lost: the re-run extracts them and reuses the others
-      for lost in ("features_2.csv", "features_4.csv"):
-        (folder / "cases" / lost).unlink()
+      for lost in sorted((folder / "cases").glob("*.csv"))[1::2]:
+        lost.unlink()
     out = folder / f"{name}.csv"
     result = run(*command, "--format", "csv", "--out", out)
     assert result.returncode == 0, (name, result.stderr[-3000:])
     outputs[name] = read_rows(out)
   outputs["batched_cases"] = sorted(p.name for p in (folder / "batched_cases").iterdir())
+  outputs["case_ids"] = [row["ID"] for row in read_rows(batch)]
   return outputs
 
 
@@ -113,7 +114,9 @@ def test_batched_encoding_gives_the_per_case_values(real_runs):
     # batches of 3 and of 1 run different oneDNN kernels: equal to float32 rounding, not bitwise
     np.testing.assert_allclose([float(mine[k]) for k in SSL], [float(theirs[k]) for k in SSL], rtol=1e-4, atol=1e-5)
     assert mine["diagnostics_ssl_Device"] == "cpu" and mine["diagnostics_ssl_Precision"] == "fp32"
-  assert real_runs["batched_cases"] == [f"features_{i}.csv" for i in range(1, 6)]  # each case written once encoded
+  stems = sorted({name.rsplit(".", 1)[0] for name in real_runs["batched_cases"]})  # each case written once encoded,
+  assert sorted(real_runs["batched_cases"]) == sorted([f"{stem}.csv" for stem in stems] + [f"{stem}.json" for stem in stems])
+  assert sorted(stem.split("-")[0] for stem in stems) == sorted(real_runs["case_ids"])  # with its provenance, named by ID
 
 
 def test_bf16_is_opt_in_close_to_fp32_and_recorded(real_runs):
@@ -157,10 +160,11 @@ def test_out_dir_is_resumable_and_skips_failed_cases(bad_batch, tmp_path):
   args = ["pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--out-dir", out_dir, "--format", "csv"]
   first = run(*args, "--out", tmp_path / "first.csv")
   assert first.returncode == 1
-  assert sorted(p.name for p in out_dir.iterdir()) == ["features_1.csv", f"features_{len(cases_of(batch))}.csv"]
-  stored = read_rows(out_dir / "features_1.csv")[0]
+  stored_files = sorted(p.name for p in out_dir.glob("*.csv"))
+  assert [name.split("-")[0] for name in stored_files] == ["good", "good_again"]
+  stored = read_rows(out_dir / stored_files[0])[0]
   stored["original_ssl_0"] = "12345.0"  # a resumed run must reuse the stored result
-  with open(out_dir / "features_1.csv", "w", newline="") as stream:
+  with open(out_dir / stored_files[0], "w", newline="") as stream:
     writer = csv.DictWriter(stream, list(stored))
     writer.writeheader()
     writer.writerow(stored)

@@ -68,7 +68,8 @@ def test_the_report_covers_the_good_cases_and_names_the_failed_ones(shared_data,
   result = run("radiomics-ssl-inspect", tmp_path / "cases.csv", "--param", PARAMS / "ssl.yaml", "--setting",
                f"sslWeights:{pet_weights}", "--out", out, "--labels", shared_data / "sts" / "labels.csv",
                "--label-column", "grade_high", "--label-id-column", "patient_id")
-  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.returncode == 1, result.stderr[-3000:]  # a failed case makes the exit code 1
+  assert f"5 extracted, 1 failed, 2 warned. Report: {out / 'index.html'}" in result.stdout
   page = (out / "index.html").read_text()
   labels = {row["patient_id"]: row["grade_high"] for row in csv.DictReader(open(shared_data / "sts" / "labels.csv"))}
   for row in rows[:5]:  # each case's row carries its label, joined from --labels
