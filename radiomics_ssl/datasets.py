@@ -5,6 +5,9 @@
 - `pyradiomics`: pyradiomics' five test cases (`<name>_image.nrrd`, `<name>_label.nrrd`).
 - `openkbp`: OpenKBP head-and-neck CTs (`pt_N/ct.nii.gz`, `ptv70.nii.gz`, `organs.nii.gz`, and
   `cases.csv` with the challenge's split).
+- `lidc`: LIDC-IDRI lung nodules (`image/<case_id>.nii.gz`, `mask/<case_id>.nii.gz`, `labels.csv`
+  with `patient_id` and the binary labels LIDC_LABELS). Several nodules share a patient: group
+  every split by the `Patient` column.
 
 Every row has `ID`, `Image`, `Mask` and `Label` (pyradiomics' batch columns) plus `Patient` and
 `Cohort`, so that features of several ROIs per patient can be grouped by patient.
@@ -19,7 +22,9 @@ from pathlib import Path
 PYRADIOMICS_CASES = {"brain1": "MR", "brain2": "MR", "breast1": "MR", "lung1": "CT", "lung2": "CT"}
 OPENKBP_ORGANS = {1: "Brainstem", 2: "SpinalCord", 3: "RightParotid", 4: "LeftParotid", 5: "Esophagus", 6: "Larynx",
                   7: "Mandible"}
-COHORTS = ("sts-mr", "sts-pet", "pyradiomics", "pyradiomics-mr", "pyradiomics-ct", "openkbp-ptv", "openkbp-organs")
+COHORTS = ("sts-mr", "sts-pet", "pyradiomics", "pyradiomics-mr", "pyradiomics-ct", "openkbp-ptv", "openkbp-organs",
+           "lidc")
+LIDC_LABELS = ("malignant", "subsolid", "spiculated", "calcified")  # the four binary tasks, all imbalanced
 COLUMNS = ["ID", "Patient", "Cohort", "Image", "Mask", "Label"]
 
 
@@ -64,6 +69,16 @@ def openkbp_rows(data_dir, splits=("train", "validation", "test"), rois=("ptv70"
   return rows
 
 
+def lidc_rows(data_dir):
+  """One row per LIDC nodule, with its patient and the LIDC_LABELS columns (carried into the features)."""
+  folder = Path(data_dir) / "lidc"
+  with open(folder / "labels.csv", newline="") as stream:
+    labels = list(csv.DictReader(stream))
+  return [dict(_row(row["case_id"], row["patient_id"], "lidc", folder / "image" / f"{row['case_id']}.nii.gz",
+                    folder / "mask" / f"{row['case_id']}.nii.gz"), **{name: row[name] for name in LIDC_LABELS})
+          for row in labels]
+
+
 def cohort_rows(data_dir, cohort):
   """The rows of one of COHORTS."""
   return {
@@ -74,6 +89,7 @@ def cohort_rows(data_dir, cohort):
     "pyradiomics-ct": lambda: pyradiomics_rows(data_dir, "CT"),
     "openkbp-ptv": lambda: openkbp_rows(data_dir, rois=("ptv70",)),
     "openkbp-organs": lambda: openkbp_rows(data_dir, rois=("organs",)),
+    "lidc": lambda: lidc_rows(data_dir),
   }[cohort]()
 
 
