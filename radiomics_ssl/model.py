@@ -110,10 +110,14 @@ class Siam3d(nn.Module):
     self.output_norm = nn.BatchNorm1d(encoder.feature_dim, affine=False) if output_norm else nn.Identity()
     self.predictor = Predictor(encoder.feature_dim, predictor_hidden_dim)
 
-  def forward(self, x1, x2):
-    """Returns t1, t2 (predictions) and r1, r2 (targets, detached: the E_f branch)."""
-    r1, r2 = self.output_norm(self.encoder(x1)), self.output_norm(self.encoder(x2))
+  def forward(self, x1, x2, with_features=False):
+    """Returns t1, t2 (predictions) and r1, r2 (targets, detached: the E_f branch); with
+    `with_features`, also the encoder's own outputs e1, e2 (the extracted features, with their graph)."""
+    e1, e2 = self.encoder(x1), self.encoder(x2)
+    r1, r2 = self.output_norm(e1), self.output_norm(e2)
     t1, t2 = self.predictor(r1), self.predictor(r2)
+    if with_features:
+      return t1, t2, r1.detach(), r2.detach(), e1, e2
     return t1, t2, r1.detach(), r2.detach()
 
 

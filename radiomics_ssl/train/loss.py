@@ -25,6 +25,19 @@ def siam_loss(t1, t2, r1, r2, weights=None, total_weight=None):
   return (weights * per_sample).sum() / (weights.sum() if total_weight is None else total_weight)
 
 
+def variance_covariance(e, gamma=1.0, eps=1e-4):
+  """VICReg's regularisers (Bardes et al. 2022, Eq. 1 and 3) on a batch of features e (n x d):
+  the variance term, mean over dimensions of max(0, gamma - std), keeps every dimension spread
+  across the batch; the covariance term, the sum of squared off-diagonal covariances / d, keeps
+  dimensions from carrying the same information. -> (variance term, covariance term)."""
+  std = torch.sqrt(e.var(dim=0) + eps)
+  variance = F.relu(gamma - std).mean()
+  centred = e - e.mean(dim=0)
+  cov = centred.T @ centred / (len(e) - 1)
+  off_diagonal = cov - torch.diag(torch.diagonal(cov))
+  return variance, off_diagonal.pow(2).sum() / e.shape[1]
+
+
 def collapse_std(r):
   """Mean per-dimension std of L2-normalised outputs: ~1/sqrt(d) when healthy, 0 when collapsed (SimSiam [8])."""
   return F.normalize(r.float(), dim=1).std(dim=0).mean()

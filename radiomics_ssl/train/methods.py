@@ -16,7 +16,7 @@ import torch
 
 from radiomics_ssl.model import Siam3d
 from radiomics_ssl.train import distributed, rubik
-from radiomics_ssl.train.loss import siam_loss
+from radiomics_ssl.train.loss import siam_loss, variance_covariance
 
 
 @dataclass
@@ -60,6 +60,9 @@ class Siam3dMethod(Method):
     return list(net.predictor.parameters()) if self.config.predictor_fixed_lr else []
 
   def loss(self, net, views, batch):
+    config = self.config
+    if config.variance_weight or config.covariance_weight:
+      return self._regularised_loss(net, views, batch)
     t1, t2, r1, r2 = net(*views)
     if distributed.world_size() == 1:
       loss = siam_loss(t1, t2, r1, r2, batch.weights)
@@ -68,6 +71,21 @@ class Siam3dMethod(Method):
     share = siam_loss(t1, t2, r1, r2, None if batch.weights is None else batch.weights[batch.share], total)
     outputs = torch.cat([distributed.gather_rows(r1, len(batch.indices)), distributed.gather_rows(r2, len(batch.indices))])
     return distributed.sum_all(share.detach()), share * distributed.world_size(), outputs, {}
+
+
+  def _regularised_loss(self, net, views, batch):
+    """Eq. 2 plus VICReg's variance and covariance terms on the encoder's own outputs (both views),
+    weighted by `variance_weight` and `covariance_weight`: the features that are extracted keep
+    their spread and stay decorrelated while the views are pulled together (one process only)."""
+    if distributed.world_size() > 1:
+      raise ValueError("variance_weight and covariance_weight are single-process options (batch statistics)")
+    t1, t2, r1, r2, e1, e2 = net(*views, with_features=True)
+    siam = siam_loss(t1, t2, r1, r2, batch.weights)
+    terms = [variance_covariance(e) for e in (e1, e2)]
+    variance, covariance = sum(t[0] for t in terms) / 2, sum(t[1] for t in terms) / 2
+    loss = siam + self.config.variance_weight * variance + self.config.covariance_weight * covariance
+    return loss, loss, torch.cat([r1, r2]), {"siam_loss": float(siam.detach()), "variance_term": float(variance.detach()),
+                                             "covariance_term": float(covariance.detach())}
 
 
 class RandomMethod(Siam3dMethod):

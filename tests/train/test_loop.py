@@ -181,3 +181,16 @@ def test_the_label_column_picks_each_organ_of_a_multi_label_mask(shared_data, tm
   boxes, summary = load_training_boxes(tmp_path / "organs.csv", TINY, str(tmp_path / "cache"))
   assert summary["n_cases"] == len(rows) and not summary["skipped"]
   assert len({box.tobytes() for box in boxes}) == len(rows), "two organs gave the same box"
+
+
+def test_vicreg_terms_train_the_encoder_outputs_and_are_logged(boxes, tmp_path):
+  config = TrainConfig(contract=TINY, iterations=2, batch_size=4, variance_weight=1.0, covariance_weight=0.04,
+                       rank_every=100, device="cpu")
+  trainer = loop.Trainer(config, boxes[0], str(tmp_path), boxes[1])
+  trainer.run()
+  records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+  assert len(records) == 2
+  for record in records:
+    assert record["loss"] == pytest.approx(record["siam_loss"] + record["variance_term"] + 0.04 * record["covariance_term"],
+                                           rel=1e-5)
+    assert record["variance_term"] >= 0 and record["covariance_term"] > 0

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from radiomics_ssl.model import Encoder3d, Siam3d
-from radiomics_ssl.train.loss import collapse_std, negative_cosine, siam_loss
+from radiomics_ssl.train.loss import collapse_std, negative_cosine, siam_loss, variance_covariance
 
 
 @pytest.mark.parametrize("batch", [2, 3, 6, 17, 30])
@@ -52,3 +52,17 @@ def test_collapse_indicator():
   healthy = torch.randn(512, 256)
   assert collapse_std(healthy).item() == pytest.approx(1 / 16, rel=0.05)
   assert collapse_std(torch.ones(8, 256)).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_vicreg_terms_see_collapse_and_redundancy():
+  """The variance term is near gamma for identical rows and near 0 for unit-spread ones; the
+  covariance term is near 0 for independent dimensions and large when dimensions repeat each other."""
+  torch.manual_seed(0)
+  spread = torch.randn(4096, 32)
+  variance, covariance = variance_covariance(spread)
+  assert variance.item() < 0.03 and covariance.item() < 0.02
+  collapsed_variance, collapsed_covariance = variance_covariance(torch.ones(64, 32))
+  assert collapsed_variance.item() == pytest.approx(1 - 1e-2, abs=1e-3) and collapsed_covariance.item() == 0
+  redundant = spread[:, :1].repeat(1, 32)
+  assert variance_covariance(redundant)[1].item() == pytest.approx(31, rel=0.1)  # 32*31 off-diagonal 1s / 32
+

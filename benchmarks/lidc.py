@@ -1,0 +1,212 @@
+"""The LIDC benchmark: any list of weights files on the 596 dev nodules, each beside the untrained
+encoder of the same contract, on the four imbalanced tasks, grouped by patient
+(results/lidc/PREREGISTRATION.md fixes the protocol).
+
+  python benchmarks/lidc.py ../shared/data results/lidc contracts          # part A: untrained candidates
+  python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B1 B2 --seeds 0
+  python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... [--sets trad,ssl,trad+ssl]
+  python benchmarks/lidc.py ../shared/data results/lidc report             # tables from what has been run
+
+Cheap to rerun: the classical features are extracted once (features/classical.csv), each encoder's
+features once (features/<name>.csv), and each evaluation once (eval/<task>-<stage>/); every command
+is logged with its wall time in commands.jsonl (benchmarks/pipeline.py).
+"""
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import REPO, Pipeline  # noqa: E402
+
+from radiomics_ssl.datasets import LIDC_LABELS  # noqa: E402
+
+CONTRACTS = {  # part A of the pre-registration: (contract fields, untrained seeds)
+  "A0": {"spacing_mm": 2.0, "window": [-200.0, 300.0]},
+  "A1": {"spacing_mm": 1.0, "window": [-1000.0, 400.0]},
+  "A2": {"spacing_mm": 2.0, "window": [-1000.0, 400.0]},
+  "A3": {"spacing_mm": 1.0, "window": [-1000.0, 400.0], "mask_background": True},
+  "A4": {"spacing_mm": 0.75, "window": [-1000.0, 400.0]},
+  "A5": {"spacing_mm": 1.0, "window": [-1350.0, 150.0]},
+  "A6": {"spacing_mm": 1.0, "window": [-1000.0, 400.0], "large_roi": "resize"},
+}
+SEEDS = (0, 1)
+RECIPE = {"batch_size": 16, "lr": 0.02, "iterations": 600, "export": "last"}  # part B, fixed before any result
+PRETRAIN = {"B1": RECIPE, "B2": dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)}
+TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
+
+
+class Lidc(Pipeline):
+
+  def cases(self):
+    return self.cohort_csv("lidc", ["lidc"])
+
+  def params(self, ssl):
+    """params/ssl_ct.yaml with only the ssl class (ssl) or without it (classical)."""
+    path = self.work / ("ssl_ct_ssl_only.yaml" if ssl else "ssl_ct_classical.yaml")
+    params = yaml.safe_load(open(REPO / "params" / "ssl_ct.yaml"))
+    if ssl:
+      params["featureClass"] = {"ssl": None}
+    else:
+      params["featureClass"].pop("ssl")
+      params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+  def classical_features(self):
+    return self._extracted(self.out / "features" / "classical.csv", self.cases(), self.params(ssl=False))
+
+  def ssl_features(self, name, weights):
+    return self._extracted(self.out / "features" / f"{name}.csv", self.cases(), self.params(ssl=True),
+                           "--setting", f"sslWeights:{weights}", "--setting", "sslUnitsCheck:false")
+
+  def untrained(self, candidate, seed):
+    """The untrained encoder of a part-A contract at `seed` -> weights path."""
+    config = self.work / f"contract-{candidate}.yaml"
+    config.write_text(yaml.safe_dump({"contract": dict(CONTRACTS[candidate], modality="CT", box=32)}))
+    return self.train(f"{candidate}-untrained-s{seed}", self.cases(), "--method", "random", "--config", config,
+                      "--seed", seed, "--cache", self.work / f"cache-{candidate}")
+
+  def pretrained(self, candidate, contract, seed):
+    """Part B: `candidate`'s recipe on the dev nodules (labels unused) with a part-A contract -> weights."""
+    config = self.work / f"pretrain-{candidate}-{contract}.yaml"
+    config.write_text(yaml.safe_dump(dict(PRETRAIN[candidate], contract=dict(CONTRACTS[contract], modality="CT", box=32))))
+    return self.train(f"{candidate}-{contract}-s{seed}", self.cases(), "--config", config, "--seed", seed,
+                      "--cache", self.work / f"cache-{contract}")
+
+  def evaluate_tasks(self, features, stage, sets):
+    """radiomics-ssl-evaluate of {name: features CSV} beside the classical features, per task."""
+    trad = self.classical_features()
+    for task in LIDC_LABELS:
+      folder = self.out / "eval" / f"{task}-{stage}"
+      if not (folder / "results.csv").is_file():
+        self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
+                "--label-column", task, "--id-column", "ID", "--group-column", "Patient", "--positive", "1",
+                "--repeats", self.repeats, "--sets", sets, "--out", folder)
+
+
+def read_results(folder):
+  with open(folder / "results.csv", newline="") as stream:
+    return {row["feature_set"]: row for row in csv.DictReader(stream)}
+
+
+def per_repeat_auc(folder):
+  """{feature set: [AUC of repeat r]} from predictions.csv: the mean of the repeat's per-fold AUCs,
+  as the table's (so that paired gains use the same folds)."""
+  from sklearn.metrics import roc_auc_score
+
+  folds = {}
+  with open(folder / "predictions.csv", newline="") as stream:
+    for row in csv.DictReader(stream):
+      entry = folds.setdefault((row["feature_set"], int(row["repeat"]), int(row["fold"])), ([], []))
+      entry[0].append(row["y_true"] == "1")
+      entry[1].append(float(row["score"]))
+  aucs = {}
+  for (name, repeat, _), (truth, scores) in sorted(folds.items()):
+    if 0 < sum(truth) < len(truth):
+      aucs.setdefault(name, {}).setdefault(repeat, []).append(roc_auc_score(truth, scores))
+  return {name: [float(np.mean(by_repeat[r])) for r in sorted(by_repeat)] for name, by_repeat in aucs.items()}
+
+
+def contract_table(out):
+  """Part A: ssl AUC per candidate, task and seed, the score, and the rule's winner."""
+  lines = ["| contract | " + " | ".join(LIDC_LABELS) + " | score (mean of tasks and seeds) |",
+           "|---|" + "---|" * (len(LIDC_LABELS) + 1)]
+  scores = {}
+  for candidate in CONTRACTS:
+    cells, values = [], []
+    for task in LIDC_LABELS:
+      rows = read_results(out / "eval" / f"{task}-contracts")
+      seeds = [float(rows[f"ssl [{candidate}-s{seed}]"]["auc_mean"]) for seed in SEEDS]
+      sds = [float(rows[f"ssl [{candidate}-s{seed}]"]["auc_sd"]) for seed in SEEDS]
+      values += seeds
+      cells.append(" / ".join(f"{v:.3f}" for v in seeds) + f" (sd ≤ {max(sds):.3f})")
+    scores[candidate] = float(np.mean(values))
+    lines.append(f"| {candidate} {describe(CONTRACTS[candidate])} | " + " | ".join(cells) + f" | {scores[candidate]:.3f} |")
+  winner = None
+  for candidate in CONTRACTS:  # in order: a later one must beat every earlier one by more than TIE
+    if winner is None or scores[candidate] > scores[winner] + TIE:
+      winner = candidate
+  trad = {task: read_results(out / "eval" / f"{task}-contracts")["trad"] for task in LIDC_LABELS}
+  lines.append("| trad (107 classical) | " + " | ".join(f"{float(trad[t]['auc_mean']):.3f} ± {float(trad[t]['auc_sd']):.3f}"
+                                                   for t in LIDC_LABELS) + " | |")
+  return "\n".join(lines) + f"\n\nCells: seed 0 / seed 1 ssl AUC (10 x 5-fold grouped CV). Winner by the rule: **{winner}**.\n", winner
+
+
+def describe(contract):
+  extras = [k for k in ("mask_background", "large_roi") if k in contract]
+  return (f"({contract['spacing_mm']:g} mm, {contract['window'][0]:g}..{contract['window'][1]:g} HU"
+          + "".join(f", {k}={contract[k]}" for k in extras) + ")")
+
+
+def comparison_table(out, stage, names):
+  """Per task: trad, and for each encoder ssl and trad+ssl (AUC, minor-class sensitivity) and the
+  paired gain trad+ssl − trad over repeats."""
+  lines = ["| task | features | AUC | minor-class sensitivity | trad+ssl − trad (paired, per repeat) |",
+           "|---|---|---|---|---|"]
+  for task in LIDC_LABELS:
+    folder = out / "eval" / f"{task}-{stage}"
+    rows, repeats = read_results(folder), per_repeat_auc(folder)
+    for name in ["trad"] + [f"{kind} [{n}]" for n in names for kind in ("ssl", "trad+ssl")]:
+      if name not in rows:
+        continue
+      row, gain = rows[name], ""
+      if name.startswith("trad+ssl"):
+        diff = np.array(repeats[name]) - np.array(repeats["trad"])
+        gain = f"{diff.mean():+.3f} ± {diff.std(ddof=1):.3f}"
+      lines.append(f"| {task} | {name} | {float(row['auc_mean']):.3f} ± {float(row['auc_sd']):.3f} | "
+                   f"{float(row['sensitivity_mean']):.3f} ± {float(row['sensitivity_sd']):.3f} | {gain} |")
+  return "\n".join(lines) + "\n"
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("data_dir")
+  parser.add_argument("out")
+  parser.add_argument("stage", choices=["contracts", "pretrain", "weights", "report"])
+  parser.add_argument("weights", nargs="*", help="NAME=PATH (stage weights)")
+  parser.add_argument("--name", default="weights", help="stage name of a weights comparison (eval/<task>-<name>)")
+  parser.add_argument("--sets", default="trad,ssl,trad+ssl")
+  parser.add_argument("--repeats", type=int, default=10)
+  parser.add_argument("--contract", default="A1", help="stage pretrain: the part-A winner")
+  parser.add_argument("--candidates", nargs="+", default=list(PRETRAIN))
+  parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+  args = parser.parse_args()
+  study = Lidc(args.out, args.data_dir, args.repeats)
+  out = Path(args.out)
+  if args.stage == "contracts":
+    features = {f"{c}-s{s}": study.ssl_features(f"{c}-s{s}", study.untrained(c, s)) for c in CONTRACTS for s in SEEDS}
+    study.evaluate_tasks(features, "contracts", "trad,ssl")
+    text, winner = contract_table(out)
+    (out / "contracts.md").write_text(text)
+    print(text)
+  elif args.stage == "pretrain":
+    features = {}
+    for seed in args.seeds:
+      features[f"untrained-s{seed}"] = study.ssl_features(f"{args.contract}-s{seed}", study.untrained(args.contract, seed))
+      for candidate in args.candidates:
+        name = f"{candidate}-s{seed}"
+        features[name] = study.ssl_features(f"{candidate}-{args.contract}-s{seed}", study.pretrained(candidate, args.contract, seed))
+    stage = "pretrain-" + "-".join(args.candidates) + "-s" + "".join(map(str, args.seeds))
+    study.evaluate_tasks(features, stage, args.sets)
+    text = comparison_table(out, stage, list(features))
+    (out / f"{stage}.md").write_text(text)
+    print(text)
+  elif args.stage == "weights":
+    pairs = dict(item.split("=", 1) for item in args.weights)
+    features = {name: study.ssl_features(name, path) for name, path in pairs.items()}
+    study.evaluate_tasks(features, args.name, args.sets)
+    text = comparison_table(out, args.name, list(pairs))
+    (out / f"{args.name}.md").write_text(text)
+    (out / f"{args.name}.json").write_text(json.dumps(pairs, indent=1))
+    print(text)
+  else:
+    print(contract_table(out)[0])
+
+
+if __name__ == "__main__":
+  main()
