@@ -89,7 +89,8 @@ def main():
   from radiomics_ssl.evaluate.compare import compare, feature_sets
   from radiomics_ssl.evaluate.protocol import metrics
   from radiomics_ssl.train.augment import centre_crop
-  from radiomics_ssl.evaluate.supervised import SupervisedConfig, cross_validate_supervised
+  from radiomics_ssl.config import SupervisedConfig
+  from radiomics_ssl.evaluate.supervised import cross_validate_supervised
   from radiomics_ssl.diversity import feature_diversity
   from radiomics_ssl.inference import LoadedEncoder
   from radiomics_ssl.train.data import load_training_boxes

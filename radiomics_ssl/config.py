@@ -8,6 +8,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+FEATURE_DIM = 256  # the encoder's output size (dense8 of Table 3): the ssl class's features 0 ... 255
+ENCODER = {"in_channels": 1, "width": 32, "hidden_dim": 324, "feature_dim": FEATURE_DIM}  # Table 3's widths
+DEFAULT_CUDA_BATCH = 32  # ROIs per encoder call on CUDA (`--ssl-batch`); 1 on the CPU, for bit-identical values
 DEFAULT_WEIGHTS = "ct-openkbp-siam3d"  # the sslWeights a parameter file that names none gets (weights/README.md says why)
 DEVICE_PATTERN = r"^(auto|cpu|cuda|cuda:[0-9]+)$"  # sslDevice and the trainer's --device: auto, cpu, cuda, cuda:N
 PRECISIONS = ("fp32", "bf16")
@@ -15,7 +18,8 @@ LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
 LAYOUTS = ("box", "tiles")
 MODALITIES = ("any", "CT", "PET", "MR")
-METHODS = ("siam3d", "rubik", "random")  # rubik: Rubik's cube pretext; random: the untrained encoder (baselines)
+METHODS = ("siam3d", "rubik", "random")  # rubik: Rubik's cube pretext; random: the untrained encoder (baselines);
+# train/methods.py gives each name its implementation, in this order
 BALANCES = ("none", "re", "se")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("cosine", "constant")
@@ -122,8 +126,10 @@ class Augment:
 class TrainConfig:
   """Everything `radiomics-ssl-train` needs; saved with every run and weights file.
 
-  Optimiser: SimSiam's recipe [8] by default (SGD, momentum 0.9, weight decay 1e-4,
-  lr 0.05 * batch / 256, cosine decay, predictor at a constant lr); `optimizer: adam` with
+  Optimiser: SimSiam's recipe [8] by default (SGD, momentum 0.9, weight decay 1e-4, cosine
+  decay, predictor at a constant lr). The default lr is SimSiam's rule 0.05 * batch / 256 evaluated
+  once at the default batch of 6 (0.00117); it does not follow `batch_size`, so set `lr` when you
+  change the batch; `optimizer: adam` with
   `lr_schedule: constant` and lr 1e-2 is the paper's (params/train/paper.yaml).
   Collapse guard: every `rank_every` iterations the effective rank of the encoder's features over
   up to `rank_cases` cases is measured; below `rank_warn` x the untrained encoder's rank the run
@@ -210,6 +216,16 @@ class TrainConfig:
     if "augment" in values and not isinstance(values["augment"], Augment):
       values["augment"] = _build(Augment, values["augment"], f"{source}: augment")
     return _build(cls, values, source)
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+  """Table 2's supervised row (evaluate/supervised.py): the encoder plus a linear layer, trained per CV fold."""
+  epochs: int = 20
+  batch_size: int = 6
+  lr: float = 1e-3
+  weight_decay: float = 1e-4
+  augment: Augment = field(default_factory=Augment)
 
 
 @dataclass(frozen=True)

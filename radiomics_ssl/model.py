@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from radiomics_ssl.config import ENCODER
+
 ARCHITECTURE = "siam3d-encoder-v1"
 INPUT_RANGE = 255.0  # the paper rescales intensities to [0, 255]; the stem maps that to [0, 1]
 
@@ -48,7 +50,8 @@ class _Pool3(nn.Module):
 class Encoder3d(nn.Module):
   """The paper's encoder; its 256 last-layer outputs are the radiomic features."""
 
-  def __init__(self, in_channels=1, width=32, hidden_dim=324, feature_dim=256):
+  def __init__(self, in_channels=ENCODER["in_channels"], width=ENCODER["width"], hidden_dim=ENCODER["hidden_dim"],
+               feature_dim=ENCODER["feature_dim"]):
     super().__init__()
     self.feature_dim = feature_dim
     self.arguments = dict(in_channels=in_channels, width=width, hidden_dim=hidden_dim, feature_dim=feature_dim)
@@ -130,10 +133,8 @@ def build_encoder(architecture, arguments):
 
 def encoder_flops(box, arguments=None):
   """Multiply-add FLOPs (x2) of one forward pass at a cubic input of side `box`, from the architecture."""
-  arguments = arguments or {}
-  width = arguments.get("width", 32)
-  hidden, dim = arguments.get("hidden_dim", 324), arguments.get("feature_dim", 256)
-  in_ch = arguments.get("in_channels", 1)
+  arguments = {**ENCODER, **(arguments or {})}
+  width, hidden, dim, in_ch = arguments["width"], arguments["hidden_dim"], arguments["feature_dim"], arguments["in_channels"]
   voxels = box ** 3
   macs = voxels * 27 * in_ch * width  # conv1
   macs += 2 * voxels * (width * width * (1 + 27 + 1))  # two bottlenecks

@@ -3,25 +3,14 @@ from scratch with class-weighted cross-entropy inside each CV fold on that fold'
 only, and scored on the held-out fold. The folds and label subsets are those of the SVM protocol
 (`protocol.cross_validate`), so the rows of a table compare like with like.
 """
-from dataclasses import dataclass, field
-
 import numpy as np
 import torch
 from torch import nn
 
-from radiomics_ssl.config import Augment
+from radiomics_ssl.config import SupervisedConfig
 from radiomics_ssl.evaluate.protocol import fold_records, splits
 from radiomics_ssl.model import Encoder3d
 from radiomics_ssl.train import augment
-
-
-@dataclass(frozen=True)
-class SupervisedConfig:
-  epochs: int = 20
-  batch_size: int = 6
-  lr: float = 1e-3
-  weight_decay: float = 1e-4
-  augment: Augment = field(default_factory=Augment)
 
 
 class Classifier(nn.Module):

@@ -4,8 +4,9 @@ the encoder's input, and an encoder stage that encodes it and completes each cas
 provenance matches (extract/resume.py).
 
 Per-case step (`extract_case`, in the main process or in `--jobs` workers): pyradiomics' own
-extraction by a `CaseExtractor`, whose ssl class only prepares each ROI; no model is loaded.
-Its product is a `CaseResult`: the feature vector and the prepared ROIs whose columns are empty.
+extraction by a `CaseExtractor`, which computes the classical classes and, in place of the ssl
+class, prepares each ROI for the encoder (`preprocess.prepare_roi`); no model is loaded. Its
+product is a `CaseResult`: the feature vector and the prepared ROIs whose columns are empty.
 
 Encoder stage (`EncoderStage`, in the main process, on a background thread, so that the torch
 import, the model load and every encoding overlap the next cases' classical features): encodes
@@ -24,22 +25,13 @@ from typing import Optional
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from radiomics_ssl.cases import CaseError, case_label, load_case
-from radiomics_ssl.extract import resume
-from radiomics_ssl.extract.featureclass import RECORDER_KEY, UNITS_COLUMN, ssl_column
+from radiomics_ssl.config import DEFAULT_CUDA_BATCH
+from radiomics_ssl.extract import registration, resume
+from radiomics_ssl.extract.featureclass import UNITS_COLUMN, enabled_columns, ssl_column
 from radiomics_ssl.extract.registration import insert_after_diagnostics, provenance
+from radiomics_ssl.preprocess import prepare_roi
 
 logger = logging.getLogger("radiomics.script")
-DEFAULT_CUDA_BATCH = 32
-
-
-@dataclass
-class RoiRecorder:
-  """Where the ssl class of a per-case step puts what it prepared for the encoder."""
-  contract: object
-  rois: list = field(default_factory=list)  # (image type, preprocess.PreparedRoi), in extraction order
-
-  def record(self, image_type, prepared):
-    self.rois.append((image_type, prepared))
 
 
 @dataclass
@@ -55,29 +47,32 @@ class CaseResult:
 
 
 class CaseExtractor(RadiomicsFeatureExtractor):
-  """pyradiomics' extractor for the per-case step: the ssl class prepares, the encoder stage encodes.
+  """pyradiomics' extractor for the per-case step: the classical classes as pyradiomics computes
+  them, and for the ssl class the encoder's input, prepared from the very image and mask pyradiomics
+  hands a feature class; the encoder stage encodes it and adds the provenance.
 
   `contract` is the weights' preprocessing contract (None when the ssl class is not enabled)."""
-  ssl_provenance = False  # the encoder stage adds it, with the numerics of the encoder that ran
 
   def __init__(self, *args, contract=None, **kwargs):
     super().__init__(*args, **kwargs)
     self.contract = contract
     self.fingerprint = None  # resume.run_fingerprint, set by build_case_extractor
-    self._recorder = None
+    self._prepared = None  # [(image type, PreparedRoi)] of the case being extracted
 
   def computeFeatures(self, image, mask, imageTypeName, **kwargs):
-    if self._recorder is not None:
-      kwargs[RECORDER_KEY] = self._recorder
-    return super().computeFeatures(image, mask, imageTypeName, **kwargs)
+    vector = registration.compute_without_ssl(self, image, mask, imageTypeName, **kwargs)
+    if self._prepared is not None and registration.ssl_enabled(self, imageTypeName):
+      self._prepared.append((imageTypeName, prepare_roi(image, mask, kwargs.get("label", 1), self.contract)))
+      vector.update((column, None) for column in enabled_columns(self, imageTypeName))
+    return vector
 
   def execute_case(self, image, mask, label, channel=None):
     """-> (feature vector with empty ssl columns, [(image type, PreparedRoi)])."""
-    self._recorder = RoiRecorder(self.contract)
+    self._prepared = []
     try:
-      return self.execute(image, mask, label, channel), self._recorder.rois
+      return registration.stock_execute(self, image, mask, label, channel), self._prepared
     finally:
-      self._recorder = None
+      self._prepared = None
 
 
 def build_case_extractor(param_file, overrides, validate_only=False):
@@ -221,8 +216,9 @@ class EncoderStage:
       except Exception as error:  # e.g. out of device memory: the chunk's cases fail, with the reason
         logger.error("encoding %d ssl ROI(s) failed: %s", len(rois), error)
         failure = str(error)
-    for (result, image_type, _), features in zip(rois, values):
-      result.vector.update((ssl_column(image_type, i), value) for i, value in enumerate(features))
+    for (result, image_type, _), features in zip(rois, values):  # the columns the case step left empty
+      result.vector.update((column, value) for column, value in
+                           ((ssl_column(image_type, i), value) for i, value in enumerate(features)) if column in result.vector)
     completed = []
     for result in chunk:
       if failure and result.rois and result.error is None:

@@ -12,7 +12,6 @@ Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are wr
 """
 import collections
 import logging
-import multiprocessing
 import os
 import sys
 
@@ -20,7 +19,9 @@ import radiomics
 
 import radiomics_ssl
 from radiomics_ssl.extract import _pyradiomics, resume
-from radiomics_ssl.extract.batch import DEFAULT_CUDA_BATCH, EncoderFailure, EncoderStage, build_case_extractor, extract_case
+from radiomics_ssl.config import DEFAULT_CUDA_BATCH
+from radiomics_ssl.extract.batch import EncoderFailure, build_case_extractor
+from radiomics_ssl.extract.runner import run_batch
 
 logger = logging.getLogger("radiomics.script")
 
@@ -107,23 +108,11 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     logger.warning("Validated %d case(s): %d with a problem", checked, len(self.failures))
 
   def _processCases(self, case_generator):
-    """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP), in two stages."""
-    from tqdm import tqdm
-
-    cases = list(case_generator)
+    """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP): the one batch runner."""
     if self.args.out_dir is not None:
       os.makedirs(self.args.out_dir, exist_ok=True)
-    jobs = [(index, case, self.extractor, self.args.out_dir) for index, case in cases]
-    stage = EncoderStage(self.ssl, self.args.out_dir, self.args.ssl_batch, self.extractor.settings.get("additionalInfo", True))
-    progress = dict(total=len(cases), desc="pyradiomicsssl", unit="case", disable=None, file=sys.stderr)
-    if self.num_workers > 1 or self.ssl:  # with ssl, even --jobs 1 runs the per-case step in a worker process,
-      context = multiprocessing.get_context("spawn")  # so that the encoder (torch) truly runs beside it
-      threads = max(1, (os.cpu_count() or 1) // self.num_workers)  # pyradiomics' own --jobs 1 uses every core
-      with context.Pool(self.num_workers, initializer=_pyradiomics.configure_worker,
-                        initargs=(self.logging_config, threads)) as pool:
-        outcomes = list(tqdm(stage.run(pool.imap(extract_case, jobs)), **progress))
-    else:
-      outcomes = list(tqdm(stage.run(map(extract_case, jobs)), **progress))
+    outcomes = run_batch(list(case_generator), self.extractor, self.ssl, self.args.out_dir, self.num_workers,
+                         self.args.ssl_batch, self.logging_config, desc="pyradiomicsssl").results
     self.failures = [result.error for result in outcomes if result.error]
     recomputed = resume.summary([result.stale for result in outcomes if not result.stored])
     if recomputed:

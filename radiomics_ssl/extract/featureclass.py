@@ -4,24 +4,18 @@ Features `0` ... `255` are the outputs of the encoder's last layer (dense8 of Ta
 output keys are `original_ssl_0` ... `original_ssl_255` (`ssl_column`). The ROI is prepared and
 encoded once, in `_initCalculation`; each getter only reads one element of the result.
 
-In `pyradiomicsssl`'s per-case step the extractor hands the class a `RoiRecorder` (`RECORDER_KEY`):
-the class then prepares the encoder's input, gives it to the recorder, and leaves its values
-empty for the encoder stage to fill (extract/batch.py). No model is loaded in that step.
-Otherwise (the Python API) the class encodes the ROI itself, checks its units (radiomics_ssl.units)
-and leaves the result in the extractor's notes (`NOTES_KEY`), which become `diagnostics_ssl_Units`.
+The class encodes whatever image it is given. Which image types it runs on (`sslImageTypes`) is
+the extractor's decision (extract/registration.py); `pyradiomicsssl`'s per-case step prepares the
+encoder's input itself and leaves the encoding to its encoder stage (extract/batch.py).
 """
 from radiomics import base
 
-from radiomics_ssl import units
+from radiomics_ssl.config import FEATURE_DIM
 from radiomics_ssl.extract.schema import ssl_settings
 from radiomics_ssl.inference import get_encoder_for
 from radiomics_ssl.preprocess import prepare_roi
 
 FEATURE_CLASS = "ssl"
-FEATURE_DIM = 256
-IMAGE_TYPE_KEY = "_sslImageType"  # set by the extractor: which image type the class computes
-RECORDER_KEY = "_sslRecorder"  # set by batch.CaseExtractor: where the prepared ROIs go
-NOTES_KEY = "_sslNotes"  # set by the extractor (registration.py): per-case diagnostics the class reports
 UNITS_COLUMN = "diagnostics_ssl_Units"
 
 
@@ -30,24 +24,27 @@ def ssl_column(image_type, index):
   return f"{image_type}_{FEATURE_CLASS}_{index}"
 
 
+def image_type_enabled(image_type, ssl_image_types):
+  """Whether `sslImageTypes` (prefixes such as `original`, `wavelet`, `log`) covers pyradiomics'
+  image type name `image_type` (`original`, `wavelet-LLH`, `log-sigma-1-0-mm-3D`, ...)."""
+  name = image_type.lower()
+  return any(name == t.lower() or name.startswith(t.lower() + "-") for t in ssl_image_types)
+
+
 class RadiomicsSSL(base.RadiomicsFeaturesBase):
   r"""Self-supervised features from a pretrained 3DSiam encoder (Li et al., imbalance-aware SSL).
 
   The ROI is resampled into the weights' preprocessing contract (see
   :py:func:`radiomics_ssl.preprocess.prepare_roi`) and encoded once. Settings: ``sslWeights``,
-  ``sslDevice``, ``sslPrecision``, ``sslThreads``, ``sslModality`` and ``sslImageTypes`` (image
-  types the class runs on, default ``original`` only, because each filtered image costs one more
-  forward pass and the shipped weights only ever saw original images).
+  ``sslDevice``, ``sslPrecision``, ``sslThreads``, ``sslModality``, ``sslUnitsCheck`` and
+  ``sslImageTypes`` (image types the extractor runs the class on, default ``original`` only,
+  because each filtered image costs one more forward pass and the shipped weights only ever saw
+  original images).
   """
 
   def __init__(self, inputImage, inputMask, **kwargs):
     self.sslSettings = ssl_settings(kwargs)
-    self.recorder = kwargs.pop(RECORDER_KEY, None)
-    self.notes = kwargs.pop(NOTES_KEY, None)
     super().__init__(inputImage, inputMask, **kwargs)
-    self.imageType = kwargs.get(IMAGE_TYPE_KEY, "original").lower()
-    self.imageTypeEnabled = any(self.imageType == t.lower() or self.imageType.startswith(t.lower() + "-")
-                                for t in self.sslSettings["sslImageTypes"])
     self.features = None
 
   def enableAllFeatures(self):
@@ -58,27 +55,17 @@ class RadiomicsSSL(base.RadiomicsFeaturesBase):
   def _initVoxelBasedCalculation(self):
     raise ValueError("ssl features are per ROI; voxel-based extraction is not supported for the ssl class")
 
-  def execute(self):
-    if not self.imageTypeEnabled:
-      self.logger.debug("ssl skipped for image type %s (sslImageTypes=%s)", self.imageType, self.sslSettings["sslImageTypes"])
-      return {}
-    if self.recorder is not None:  # the per-case step: prepare only; the encoder stage fills the values
-      self.recorder.record(self.imageType, prepare_roi(self.inputImage, self.inputMask, self.label, self.recorder.contract))
-      return {name: None for name, enabled in self.enabledFeatures.items() if enabled}
-    return super().execute()
-
   def _initCalculation(self, voxelCoordinates=None):
     if self.features is not None:  # pyradiomics calls this at every execute(); the ROI is encoded once
       return
     encoder = get_encoder_for(self.sslSettings)
-    prepared = prepare_roi(self.inputImage, self.inputMask, self.label, encoder.contract)
-    if self.imageType == "original":
-      value, warning = units.diagnostic(encoder.contract.modality, prepared.roi_percentiles, self.sslSettings["sslUnitsCheck"])
-      if warning:
-        self.logger.warning("%s", warning)
-      if self.notes is not None:
-        self.notes[UNITS_COLUMN] = value
-    self.features = encoder.encode_rois([prepared])[0]
+    self.features = encoder.encode_rois([prepare_roi(self.inputImage, self.inputMask, self.label, encoder.contract)])[0]
+
+
+def enabled_columns(extractor, image_type):
+  """The ssl columns pyradiomics would write for `image_type`, in its order."""
+  names = extractor.enabledFeatures.get(FEATURE_CLASS) or [str(index) for index in range(FEATURE_DIM)]
+  return [ssl_column(image_type, name) for name in names]
 
 
 def _feature_getter(index):

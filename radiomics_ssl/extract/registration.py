@@ -1,25 +1,30 @@
 """Opt-in: after `radiomics_ssl.register()`, a stock RadiomicsFeatureExtractor accepts `ssl`.
 
-Four hooks, installed once and only here:
+Hooks, installed once and only here:
 1. `ssl` joins pyradiomics' feature-class registry (the dict `getFeatureClasses()` returns);
 2. the parameter schema gains the ssl settings (`extract/schema.py`);
-3. the extractor tells the ssl class which image type it is computing (so filtered images are
-   skipped unless `sslImageTypes` asks for them) and appends `diagnostics_ssl_*` provenance;
+3. the extractor runs the ssl class only on the image types `sslImageTypes` names (filtered
+   images are skipped by default), checks the units of the original image (radiomics_ssl.units)
+   and appends `diagnostics_ssl_*`: provenance and that check;
 4. B-spline resampling of an image with a two-voxel axis is guarded (`extract/thin_axes.py`):
    without it, ITK reads outside its buffer and classical and ssl values change from run to run.
-Without the opt-in, pyradiomics is untouched.
+Without the opt-in, pyradiomics is untouched. `stock_compute_features` and `stock_execute` are
+pyradiomics' own methods, for extractors that handle the ssl class themselves (extract/batch.py).
 """
 import collections
+import copy
 import functools
 import json
 import logging
 
+logger = logging.getLogger("radiomics_ssl")
 _registered = False
+stock_compute_features = stock_execute = None
 
 
 def register():
   """Install the hooks; idempotent."""
-  global _registered
+  global _registered, stock_compute_features, stock_execute
   if _registered:
     return
   import radiomics
@@ -36,53 +41,85 @@ def register():
   featureextractor.getParameterValidationFiles = extended
 
   extractor = featureextractor.RadiomicsFeatureExtractor
-  extractor.computeFeatures = _with_image_type(extractor.computeFeatures)
-  extractor.execute = _with_provenance(extractor.execute)
+  stock_compute_features, stock_execute = extractor.computeFeatures, extractor.execute
+  extractor.computeFeatures = _compute_features
+  extractor.execute = _execute
   imageoperations.resampleImage = guarded(imageoperations.resampleImage)
   _registered = True
 
 
-def _with_image_type(compute_features):
-  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, IMAGE_TYPE_KEY, NOTES_KEY
+def ssl_enabled(extractor, image_type):
+  """The ssl settings when the extractor enables the ssl class for `image_type`, else None."""
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, image_type_enabled
+  from radiomics_ssl.extract.schema import ssl_settings
 
-  @functools.wraps(compute_features)
-  def wrapper(self, image, mask, imageTypeName, **kwargs):
-    if FEATURE_CLASS in self.enabledFeatures:
-      kwargs[IMAGE_TYPE_KEY] = imageTypeName
-      if getattr(self, "_ssl_notes", None) is not None:
-        kwargs[NOTES_KEY] = self._ssl_notes
-    return compute_features(self, image, mask, imageTypeName, **kwargs)
-
-  return wrapper
+  if FEATURE_CLASS not in extractor.enabledFeatures:
+    return None
+  ssl = ssl_settings(extractor.settings)
+  return ssl if image_type_enabled(image_type, ssl["sslImageTypes"]) else None
 
 
-def _with_provenance(execute):
-  @functools.wraps(execute)
-  def wrapper(self, *args, **kwargs):
-    self._ssl_notes = {}
-    try:
-      vector = execute(self, *args, **kwargs)
-    finally:
-      notes, self._ssl_notes = self._ssl_notes, None
-    if not self.settings.get("additionalInfo", True) or not getattr(self, "ssl_provenance", True):
-      return vector
-    from radiomics_ssl.extract.featureclass import FEATURE_CLASS
-    from radiomics_ssl.extract.schema import ssl_settings
-    from radiomics_ssl.inference import get_encoder_for, numerics
-    from radiomics_ssl.units import unset_modality_warning
+def compute_without_ssl(extractor, image, mask, image_type, **kwargs):
+  """pyradiomics' computeFeatures for every enabled class but ssl (on a shallow copy of the extractor)."""
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS
 
-    if FEATURE_CLASS not in self.enabledFeatures:
-      return vector
-    ssl = ssl_settings(self.settings)
-    encoder = get_encoder_for(ssl)
-    if not ssl["sslModality"] and not getattr(self, "_ssl_modality_warned", False):
-      warning = unset_modality_warning("the extractor's settings", encoder.weights)
-      if warning:
-        logging.getLogger("radiomics_ssl").warning("%s", warning)
-      self._ssl_modality_warned = True
-    return insert_after_diagnostics(vector, provenance(encoder.weights, numerics(encoder), notes))
+  classical = copy.copy(extractor)
+  classical.enabledFeatures = {name: value for name, value in extractor.enabledFeatures.items() if name != FEATURE_CLASS}
+  return stock_compute_features(classical, image, mask, image_type, **kwargs)
 
-  return wrapper
+
+def units_check(contract_modality, image, mask, label, enabled=True):
+  """-> (the `diagnostics_ssl_Units` value, the warning or None) for the ROI of `label`."""
+  import SimpleITK as sitk
+
+  from radiomics_ssl.units import diagnostic, roi_percentiles
+
+  values = sitk.GetArrayViewFromImage(image)[sitk.GetArrayViewFromImage(mask) == label]
+  return diagnostic(contract_modality, roi_percentiles(values), enabled)
+
+
+def _compute_features(self, image, mask, imageTypeName, **kwargs):
+  """The stock extractor's computeFeatures: ssl only on the image types it is enabled for; the
+  original image's units are checked for `_execute` to report."""
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS
+  from radiomics_ssl.weights import load
+
+  if FEATURE_CLASS not in self.enabledFeatures:
+    return stock_compute_features(self, image, mask, imageTypeName, **kwargs)
+  ssl = ssl_enabled(self, imageTypeName)
+  if ssl is None:
+    return compute_without_ssl(self, image, mask, imageTypeName, **kwargs)
+  if imageTypeName == "original":
+    self._ssl_units = units_check(load(ssl["sslWeights"]).contract.modality, image, mask, kwargs.get("label", 1),
+                                  ssl["sslUnitsCheck"])
+  return stock_compute_features(self, image, mask, imageTypeName, **kwargs)
+
+
+def _execute(self, imageFilepath, maskFilepath, *args, **kwargs):
+  """The stock extractor's execute, with `diagnostics_ssl_*` appended when the ssl class is enabled."""
+  from radiomics_ssl.extract.featureclass import FEATURE_CLASS, UNITS_COLUMN
+  from radiomics_ssl.extract.schema import ssl_settings
+  from radiomics_ssl.inference import get_encoder_for, numerics
+  from radiomics_ssl.units import unset_modality_warning
+
+  self._ssl_units = None
+  vector = stock_execute(self, imageFilepath, maskFilepath, *args, **kwargs)
+  if FEATURE_CLASS not in self.enabledFeatures:
+    return vector
+  ssl = ssl_settings(self.settings)
+  encoder = get_encoder_for(ssl)
+  if not ssl["sslModality"] and not getattr(self, "_ssl_modality_warned", False):
+    warning = unset_modality_warning("the extractor's settings", encoder.weights)
+    if warning:
+      logger.warning("%s", warning)
+    self._ssl_modality_warned = True
+  units, self._ssl_units = self._ssl_units, None
+  if units and units[1]:
+    logger.warning("%s: %s", imageFilepath if isinstance(imageFilepath, str) else "image", units[1])
+  if not self.settings.get("additionalInfo", True):
+    return vector
+  return insert_after_diagnostics(vector, provenance(encoder.weights, numerics(encoder),
+                                                     {UNITS_COLUMN: units[0]} if units else None))
 
 
 def provenance(weights, numerics, notes=None):

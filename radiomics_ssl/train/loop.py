@@ -214,7 +214,7 @@ class Trainer:
     if self.is_main:
       runfiles.write_metrics(self.out_dir, history)
       if progress:
-        bar = progress(total=self.config.iterations, initial=self.iteration, desc=self.method.name, unit="it")
+        bar = progress(total=self.config.iterations, initial=self.iteration, desc=self.config.method, unit="it")
     started = time.perf_counter()
     metrics_file = open(os.path.join(self.out_dir, runfiles.METRICS_NAME), "a") if self.is_main else None
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from radiomics_ssl import config as config_defaults
 from radiomics_ssl.model import Siam3d
 from radiomics_ssl.train import distributed, rubik
 from radiomics_ssl.train.loss import siam_loss, variance_covariance
@@ -30,7 +31,6 @@ class Batch:
 
 class Method:
   """The interface the loop calls (see the module docstring)."""
-  name = None
   views = 1
   trains = True
 
@@ -49,7 +49,6 @@ class Method:
 
 class Siam3dMethod(Method):
   """3DSiam (Section 2): two views, Eq. 2 with optional RE weights (sum(w * l) / sum(w))."""
-  name = "siam3d"
   views = 2
 
   def build(self, encoder):
@@ -90,13 +89,11 @@ class Siam3dMethod(Method):
 
 class RandomMethod(Siam3dMethod):
   """The untrained encoder, exported as a baseline with the same architecture and contract."""
-  name = "random"
   trains = False
 
 
 class RubikMethod(Method):
   """The Rubik's cube pretext [25] (see train/rubik.py): one view, cut into a 2x2x2 puzzle."""
-  name = "rubik"
 
   def __init__(self, config):
     super().__init__(config)
@@ -119,7 +116,7 @@ class RubikMethod(Method):
       {"permutation_accuracy": accuracy}
 
 
-METHODS = {method.name: method for method in (Siam3dMethod, RubikMethod, RandomMethod)}
+METHODS = dict(zip(config_defaults.METHODS, (Siam3dMethod, RubikMethod, RandomMethod)))  # names: config.METHODS
 
 
 def build_method(config):

@@ -181,7 +181,8 @@ def test_feature_diversity_separates_collapsed_from_healthy_features():
 
 def test_supervised_baseline_learns_a_visible_signal_on_the_svm_folds():
   from radiomics_ssl.evaluate.protocol import Protocol, cross_validate, metrics
-  from radiomics_ssl.evaluate.supervised import SupervisedConfig, cross_validate_supervised
+  from radiomics_ssl.config import SupervisedConfig
+  from radiomics_ssl.evaluate.supervised import cross_validate_supervised
 
   rng = np.random.default_rng(0)
   y = np.array(["1"] * 10 + ["0"] * 20)

@@ -67,3 +67,46 @@ def test_gamma_keeps_the_intensity_range(batch):
   out = augment.apply(batch, params)
   assert out.min() >= 0 and out.max() <= 255
   assert (out[0] >= batch[0] - 1e-4).all() and (out[2] <= batch[2] + 1e-4).all()
+
+
+def test_a_flip_mirrors_exactly_the_axes_asked_for(batch):
+  axes = torch.tensor([[True, False, False], [False, True, False], [True, False, True]])
+  out = augment.flip(batch, axes)
+  torch.testing.assert_close(out[0], batch[0].flip(1), rtol=0, atol=0)  # (C, D, H, W): axis 0 is D
+  torch.testing.assert_close(out[1], batch[1].flip(2), rtol=0, atol=0)
+  torch.testing.assert_close(out[2], batch[2].flip([1, 3]), rtol=0, atol=0)
+  torch.testing.assert_close(augment.flip(out, axes), batch, rtol=0, atol=0)  # twice is the identity
+  assert out[0, 0, 0, 3, 4] == batch[0, 0, -1, 3, 4]
+
+
+def test_zero_shift_and_zero_rotation_are_the_identity_and_a_whole_voxel_shift_moves_by_one_voxel():
+  cube = torch.rand(2, 1, 16, 16, 16, generator=torch.Generator().manual_seed(3)) * 255
+  params = augment.identity_params(2)
+  params["rotation"] = torch.zeros(2, 3)
+  params["shift"] = torch.zeros(2, 3)
+  torch.testing.assert_close(augment.apply(cube, params), cube, rtol=0, atol=0)
+  shifted = augment.affine(cube, torch.zeros(2, 3), torch.ones(2), torch.tensor([[1 / 16, 0.0, 0.0]] * 2))
+  # the sampling grid moves by +1 voxel along x (W): output voxel i reads input voxel i + 1
+  torch.testing.assert_close(shifted[..., :-1], cube[..., 1:], rtol=0, atol=1e-3)
+  assert shifted[..., -1].abs().max() == 0  # outside the input is background
+
+
+def test_a_quarter_turn_is_a_rot90():
+  cube = torch.rand(1, 1, 16, 16, 16, generator=torch.Generator().manual_seed(4)) * 255
+  turned = augment.affine(cube, torch.tensor([[0.0, 0.0, torch.pi / 2]]), torch.ones(1), torch.zeros(1, 3))
+  expected = [torch.rot90(cube, k, dims=(3, 4)) for k in (1, -1)]  # about z: in the (H, W) plane
+  assert min((turned - e).abs().max().item() for e in expected) < 1e-2
+
+
+def test_the_intensity_shift_moves_the_histogram_by_the_drawn_amount():
+  x = torch.full((2, 1, 4, 4, 4), 100.0)
+  x[:, :, 0] = 250.0
+  out = augment.intensity_shift(x, torch.tensor([20.0, -30.0]))
+  assert torch.equal(out[0, :, 1:], torch.full_like(out[0, :, 1:], 120.0))
+  assert torch.equal(out[1, :, 1:], torch.full_like(out[1, :, 1:], 70.0))
+  assert out[0, :, 0].max() == 255 and out[1, :, 0].min() == 220  # clipped to [0, 255]
+  params = augment.sample_params(500, Augment(shift=0.0, flip=False, intensity_shift=40.0, probability=1.0), torch.Generator().manual_seed(2))
+  drawn = params["intensity_shift"]
+  assert drawn.abs().max() <= 40 and drawn.std() > 10
+  views = augment.apply(torch.full((500, 1, 2, 2, 2), 128.0), params)
+  torch.testing.assert_close(views.mean(dim=(1, 2, 3, 4)) - 128.0, drawn, rtol=0, atol=1e-4)
