@@ -89,3 +89,22 @@ def bad_cases(folder):
     "flat": "slice_image.nii.gz: image is 2D",
   }
   return cases, problems
+
+
+def read_rows(path):
+  """The rows of a CSV file as dicts."""
+  import csv
+
+  with open(path, newline="") as stream:
+    return list(csv.DictReader(stream))
+
+
+def write_cases(path, rows, columns=("ID", "Image", "Mask")):
+  """A batch CSV of `rows` (dicts) with `columns`; returns the path."""
+  import csv
+
+  with open(path, "w", newline="") as stream:
+    writer = csv.DictWriter(stream, list(columns))
+    writer.writeheader()
+    writer.writerows({column: row[column] for column in columns} for row in rows)
+  return path

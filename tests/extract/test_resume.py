@@ -1,26 +1,12 @@
 """--out-dir never serves a stale row: a changed parameter file, weights, image file or row order
 recomputes what changed, says why, and gives the values a fresh run gives."""
-import csv
 import shutil
 
 import pytest
 
-from helpers import PARAMS, run
+from helpers import PARAMS, read_rows, run, write_cases
 
 CASES = ("STS_001", "STS_002", "STS_003")
-
-
-def read_rows(path):
-  with open(path, newline="") as stream:
-    return list(csv.DictReader(stream))
-
-
-def write_batch(path, rows):
-  with open(path, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, ["ID", "Image", "Mask"])
-    writer.writeheader()
-    writer.writerows(rows)
-  return path
 
 
 @pytest.fixture()
@@ -33,7 +19,7 @@ def pet_batch(shared_data, tmp_path):
     for name in ("PET_image.nii.gz", "PET_mask.nii.gz"):
       shutil.copy(shared_data / "sts" / case / name, folder / name)
     rows.append({"ID": case, "Image": str(folder / "PET_image.nii.gz"), "Mask": str(folder / "PET_mask.nii.gz")})
-  return write_batch(tmp_path / "batch.csv", rows), rows
+  return write_cases(tmp_path / "batch.csv", rows), rows
 
 
 def extract(batch, out, *args):
@@ -76,7 +62,7 @@ def test_reordered_rows_keep_their_own_values(pet_batch, tmp_path):
   out_dir = tmp_path / "cases"
   args = ("--param", PARAMS / "ssl_pet.yaml", "--out-dir", out_dir)
   before, _ = extract(batch, tmp_path / "before.csv", *args)
-  reordered = write_batch(tmp_path / "reordered.csv", rows[::-1])
+  reordered = write_cases(tmp_path / "reordered.csv", rows[::-1])
   after, message = extract(reordered, tmp_path / "after.csv", *args)
   assert "recomputed" not in message
   assert [row["ID"] for row in read_rows(tmp_path / "after.csv")] == list(CASES[::-1])

@@ -1,38 +1,23 @@
 """Weights run on images of another modality, and the command line's messages and exit codes:
 one line per problem, by case ID, with the right exit code."""
-import csv
-
 import pytest
 import yaml
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from helpers import PARAMS, run
+from helpers import PARAMS, read_rows, run, write_cases
 from radiomics_ssl.datasets import cohort_rows
 
 UNITS = "diagnostics_ssl_Units"
 
 
-def read_rows(path):
-  with open(path, newline="") as stream:
-    return list(csv.DictReader(stream))
-
-
-def write_batch(path, rows):
-  with open(path, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, ["ID", "Image", "Mask"])
-    writer.writeheader()
-    writer.writerows({key: row[key] for key in ("ID", "Image", "Mask")} for row in rows)
-  return path
-
-
 @pytest.fixture(scope="module")
 def pet_batch(shared_data, tmp_path_factory):
-  return write_batch(tmp_path_factory.mktemp("pet") / "pet.csv", cohort_rows(shared_data, "sts-pet")[:2])
+  return write_cases(tmp_path_factory.mktemp("pet") / "pet.csv", cohort_rows(shared_data, "sts-pet")[:2])
 
 
 @pytest.fixture(scope="module")
 def ct_batch(shared_data, tmp_path_factory):
-  return write_batch(tmp_path_factory.mktemp("ct") / "ct.csv", cohort_rows(shared_data, "pyradiomics-ct"))
+  return write_cases(tmp_path_factory.mktemp("ct") / "ct.csv", cohort_rows(shared_data, "pyradiomics-ct"))
 
 
 @pytest.mark.parametrize("params", ["ssl.yaml", "ssl_only.yaml", "ssl_ct.yaml"])
@@ -74,7 +59,7 @@ def test_the_python_api_reports_the_units_too(shared_data, caplog):
 
 def test_failed_cases_are_reported_once_by_id(pet_batch, tmp_path):
   rows = read_rows(pet_batch) + [{"ID": "lost", "Image": str(tmp_path / "absent.nii.gz"), "Mask": read_rows(pet_batch)[0]["Mask"]}]
-  batch = write_batch(tmp_path / "b.csv", rows)
+  batch = write_cases(tmp_path / "b.csv", rows)
   result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_pet.yaml", "--format", "csv", "--out", tmp_path / "o.csv")
   assert result.returncode == 1
   assert result.stderr.count("absent.nii.gz: image file does not exist") == 1
@@ -95,7 +80,7 @@ def test_validate_checks_files_labels_and_geometry_and_fails_on_a_problem(pet_ba
   other = cohort_rows(shared_data, "sts-mr")[0]
   rows = good + [{"ID": "no_mask", "Image": good[0]["Image"], "Mask": str(tmp_path / "absent_mask.nii.gz")},
                  {"ID": "mismatch", "Image": good[0]["Image"], "Mask": other["Mask"]}]
-  result = run("pyradiomicsssl", write_batch(tmp_path / "b.csv", rows), "--param", PARAMS / "ssl_pet.yaml", "--validate")
+  result = run("pyradiomicsssl", write_cases(tmp_path / "b.csv", rows), "--param", PARAMS / "ssl_pet.yaml", "--validate")
   assert result.returncode == 1, result.stderr[-2000:]
   assert "2 of 4 case(s) failed validation" in result.stderr
   assert "no_mask: " in result.stderr and "absent_mask.nii.gz: mask file does not exist" in result.stderr
