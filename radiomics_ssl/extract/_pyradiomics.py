@@ -3,6 +3,8 @@
 pyradiomics 3.0.1 offers no public hook for these, so the extraction wing reaches into:
 - `PyRadiomicsCommandLine._processCases`: the command line's case loop, which `pyradiomicsssl`
   replaces; `run()` calls it after parsing and before writing the output;
+- `PyRadiomicsCommandLine._processOutput` and `_validateCases`: the output writer (skipped when a
+  batch stopped) and `--validate`'s loop (replaced by a full check of each case), called by `run()`;
 - `PyRadiomicsCommandLine` attributes it sets before the case loop: `args`, `logging_config`,
   `num_workers`, `case_count`;
 - `parser._actions`: argparse's list of actions, to give `--version` our text;
@@ -16,6 +18,7 @@ import radiomics
 from radiomics.scripts import PyRadiomicsCommandLine, segment
 
 CASE_LOOP = "_processCases"
+RUN_STEPS = ("_processOutput", "_validateCases")
 ATTRIBUTES = ("args", "logging_config", "num_workers", "case_count")
 
 
@@ -25,6 +28,8 @@ def missing_names():
   run = inspect.getsource(PyRadiomicsCommandLine.run) if hasattr(PyRadiomicsCommandLine, "run") else ""
   missing = [] if hasattr(PyRadiomicsCommandLine, CASE_LOOP) and f"self.{CASE_LOOP}(" in run else \
     [f"PyRadiomicsCommandLine.{CASE_LOOP}, called by run()"]
+  missing += [f"PyRadiomicsCommandLine.{name}, called by run()" for name in RUN_STEPS
+              if not hasattr(PyRadiomicsCommandLine, name) or f"self.{name}(" not in run]
   missing += [f"PyRadiomicsCommandLine attribute {name!r}" for name in ATTRIBUTES if f"self.{name}" not in source]
   if not hasattr(segment, "_configureParallelExtraction"):
     missing.append("radiomics.scripts.segment._configureParallelExtraction")

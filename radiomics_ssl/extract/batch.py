@@ -44,6 +44,7 @@ class CaseResult:
   case: dict = field(default_factory=dict)  # the batch CSV row
   provenance: Optional[dict] = None  # what made this row (--out-dir only; extract/resume.py)
   stale: list = field(default_factory=list)  # why a stored row was not reused ([] when none was found)
+  warnings: list = field(default_factory=list)  # one line each, naming the case; the runner reports them
 
 
 class CaseExtractor(RadiomicsFeatureExtractor):
@@ -139,20 +140,103 @@ class EncoderFailure(RuntimeError):
   """The encoder could not be loaded: no case can be completed (exit code 2)."""
 
 
-class EncoderStage:
-  """Completes CaseResults in order on its own thread: ssl values, ssl provenance, the --out-dir file.
+class Completer:
+  """Completes CaseResults: encodes their prepared ROIs, fills the ssl columns, adds the provenance
+  and the units check, and writes each --out-dir file. The encoder is loaded on first use, in the
+  process that completes (the main process, or a Dask worker).
 
   ssl: validated ssl settings, or None when the ssl class is not enabled (cases are only stored).
-  batch: ROIs per encoder call (None: 1 on the CPU, DEFAULT_CUDA_BATCH on CUDA). Batches are
-  greedy: the thread takes the cases that are waiting, up to `batch` ROIs, so it never waits for
-  a batch to fill."""
+  batch: ROIs per encoder call (None: 1 on the CPU, DEFAULT_CUDA_BATCH on CUDA)."""
 
   def __init__(self, ssl, out_dir, batch=None, additional_info=True):
     self.ssl, self.out_dir, self.requested_batch, self.additional_info = ssl, out_dir, batch, additional_info
     self.encoder, self.batch = None, batch or 1
+
+  def load(self):
+    """Load the encoder (raises EncoderFailure when it cannot be)."""
+    from radiomics_ssl.inference import get_encoder_for
+
+    if self.ssl and self.encoder is None:
+      try:
+        self.encoder = get_encoder_for(self.ssl)
+      except Exception as error:  # e.g. a weights file of another architecture, or CUDA missing
+        raise EncoderFailure(str(error)) from None
+      self.batch = self.requested_batch or (DEFAULT_CUDA_BATCH if self.encoder.device.type == "cuda" else 1)
+
+  def complete(self, chunk):
+    """Encode the chunk's ROIs (one call per ROI unless batched), fill and store each case."""
+    from radiomics_ssl.inference import numerics
+
+    self.load()
+    rois = [(result, image_type, prepared) for result in chunk for image_type, prepared in result.rois]
+    values, failure = [], None
+    if rois:
+      try:
+        prepared = [p for _, _, p in rois]
+        values = (self.encoder.encode_rois(prepared) if self.batch > 1
+                  else [self.encoder.encode_rois([p])[0] for p in prepared])
+      except Exception as error:  # e.g. out of device memory: the chunk's cases fail, with the reason
+        logger.error("encoding %d ssl ROI(s) failed: %s", len(rois), error)
+        failure = str(error)
+    for (result, image_type, _), features in zip(rois, values):  # the columns the case step left empty
+      result.vector.update((column, value) for column, value in
+                           ((ssl_column(image_type, i), value) for i, value in enumerate(features)) if column in result.vector)
+    for result in chunk:
+      if failure and result.rois and result.error is None:
+        result.error = f"{case_name(result.case, result.index)} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
+        for image_type, _ in result.rois:  # no empty ssl columns in the output
+          for key in [k for k in result.vector if k.startswith(ssl_column(image_type, ""))]:
+            del result.vector[key]
+      if result.error is None and not result.stored:
+        notes = self.units_check(result)
+        if self.ssl and self.additional_info:
+          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder), notes))
+        if self.out_dir:
+          resume.write(self.out_dir, result.case, result.vector, result.provenance)
+    return chunk
+
+  def units_check(self, result):
+    """The units check of a case's original image (radiomics_ssl.units): its diagnostics column; a
+    mismatch is added to the case's warnings, which the runner reports."""
+    from radiomics_ssl.units import diagnostic
+
+    original = [prepared for image_type, prepared in result.rois if image_type == "original"]
+    if not self.ssl or not original:
+      return {}
+    value, warning = diagnostic(self.encoder.contract.modality, original[0].roi_percentiles, self.ssl["sslUnitsCheck"])
+    if warning:
+      result.warnings.append(f"{case_name(result.case, result.index)}: {warning}")
+    return {UNITS_COLUMN: value}
+
+
+_completers = {}  # per process: (ssl settings, out_dir, batch, additional_info) -> Completer
+
+
+def extract_and_complete(jobs, ssl, out_dir, batch=None, additional_info=True):
+  """Both stages in one process, for a chunk of per-case jobs (a Dask task): -> completed
+  CaseResults, without their prepared boxes (nothing large travels back)."""
+  key = (tuple(sorted((k, str(v)) for k, v in (ssl or {}).items())), out_dir, batch, additional_info)
+  completer = _completers.setdefault(key, Completer(ssl, out_dir, batch, additional_info))
+  results = completer.complete([extract_case(job) for job in jobs])
+  for result in results:
+    result.rois = [(image_type, None) for image_type, _ in result.rois]
+  return results
+
+
+class EncoderStage:
+  """Runs a Completer on its own thread, so that the torch import, the model load and every
+  encoding overlap the next cases' classical features. Batches are greedy: the thread takes the
+  cases that are waiting, up to `batch` ROIs, so it never waits for a batch to fill."""
+
+  def __init__(self, ssl, out_dir, batch=None, additional_info=True):
+    self.completer = Completer(ssl, out_dir, batch, additional_info)
     self._inbox, self._outbox = queue.Queue(), queue.Queue()
     self._thread = threading.Thread(target=self._work, name="ssl-encoder", daemon=True)
     self._thread.start()  # the torch import and the model load start now, beside the first cases
+
+  @property
+  def encoder(self):
+    return self.completer.encoder
 
   def run(self, results):
     """CaseResults in case order -> the same CaseResults, completed, in the same order."""
@@ -178,20 +262,17 @@ class EncoderStage:
     return item
 
   def _work(self):
-    from radiomics_ssl.inference import get_encoder_for
-
     failure = None
-    if self.ssl:
-      try:
-        self.encoder = get_encoder_for(self.ssl)
-        self.batch = self.requested_batch or (DEFAULT_CUDA_BATCH if self.encoder.device.type == "cuda" else 1)
-      except Exception as error:  # e.g. a weights file of another architecture, or CUDA missing
-        failure = EncoderFailure(str(error))
+    try:
+      self.completer.load()
+    except EncoderFailure as error:
+      failure = error
     finished = False
     while not finished:
       chunk = [self._inbox.get()]
       finished = chunk[0] is None
-      while not finished and self.batch > 1 and sum(len(r.rois) for r in chunk) < self.batch and not self._inbox.empty():
+      while (not finished and self.completer.batch > 1 and sum(len(r.rois) for r in chunk) < self.completer.batch
+             and not self._inbox.empty()):
         chunk.append(self._inbox.get())
         finished = chunk[-1] is None
       chunk = [result for result in chunk if result is not None]
@@ -199,51 +280,5 @@ class EncoderStage:
         for _ in chunk:
           self._outbox.put(failure)
       elif chunk:
-        for item in self.complete(chunk):
+        for item in self.completer.complete(chunk):
           self._outbox.put(item)
-
-  def complete(self, chunk):
-    """Encode the chunk's ROIs (one call per ROI unless batched), fill and store each case."""
-    from radiomics_ssl.inference import numerics
-
-    rois = [(result, image_type, prepared) for result in chunk for image_type, prepared in result.rois]
-    values, failure = [], None
-    if rois:
-      try:
-        prepared = [p for _, _, p in rois]
-        values = (self.encoder.encode_rois(prepared) if self.batch > 1
-                  else [self.encoder.encode_rois([p])[0] for p in prepared])
-      except Exception as error:  # e.g. out of device memory: the chunk's cases fail, with the reason
-        logger.error("encoding %d ssl ROI(s) failed: %s", len(rois), error)
-        failure = str(error)
-    for (result, image_type, _), features in zip(rois, values):  # the columns the case step left empty
-      result.vector.update((column, value) for column, value in
-                           ((ssl_column(image_type, i), value) for i, value in enumerate(features)) if column in result.vector)
-    completed = []
-    for result in chunk:
-      if failure and result.rois and result.error is None:
-        result.error = f"{case_name(result.case, result.index)} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
-        for image_type, _ in result.rois:  # no empty ssl columns in the output
-          for key in [k for k in result.vector if k.startswith(ssl_column(image_type, ""))]:
-            del result.vector[key]
-      if result.error is None and not result.stored:
-        notes = self.units_check(result)
-        if self.ssl and self.additional_info:
-          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder), notes))
-        if self.out_dir:
-          resume.write(self.out_dir, result.case, result.vector, result.provenance)
-      completed.append(result)
-    return completed
-
-  def units_check(self, result):
-    """Warn once for a case whose original image does not look like the contract's modality
-    (radiomics_ssl.units); -> its diagnostics column."""
-    from radiomics_ssl.units import diagnostic
-
-    original = [prepared for image_type, prepared in result.rois if image_type == "original"]
-    if not self.ssl or not original:
-      return {}
-    value, warning = diagnostic(self.encoder.contract.modality, original[0].roi_percentiles, self.ssl["sslUnitsCheck"])
-    if warning:
-      logger.warning("%s: %s", case_name(result.case, result.index), warning)
-    return {UNITS_COLUMN: value}

@@ -11,6 +11,7 @@ Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are wr
 2 invalid parameters, settings, weights or device; 3 unexpected error; 4 crash.
 """
 import collections
+import contextlib
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ import radiomics_ssl
 from radiomics_ssl.extract import _pyradiomics, resume
 from radiomics_ssl.config import DEFAULT_CUDA_BATCH
 from radiomics_ssl.extract.batch import EncoderFailure, build_case_extractor
+from radiomics_ssl.extract.cluster import ClusterError, claim_shards, dask_executor, parse_shard, shard_cases
 from radiomics_ssl.extract.runner import run_batch
 
 logger = logging.getLogger("radiomics.script")
@@ -36,6 +38,8 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     super().__init__(custom_arguments)
     self.failures = []
     self.ssl = None  # validated ssl settings when the ssl class is enabled
+    self.shard = None  # (K, N) of --shard
+    self.fatal = None  # an EncoderFailure or ClusterError that stopped the batch (exit code 2)
 
   @classmethod
   def getParser(cls):
@@ -45,18 +49,23 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     parser.add_argument("--ssl-batch", type=int, default=None, metavar="N",
                         help="Encode N ssl ROIs per encoder call (default: 1 on the CPU, where the values are then "
                              "bit-identical whatever --jobs; %d on CUDA)." % DEFAULT_CUDA_BATCH)
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="Extract only shard K of N (every N-th row from row K+1; K from 0) into --out-dir, e.g. "
+                             "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; a later run without --shard assembles the CSV.")
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="Run the batch on a dask.distributed scheduler (tcp://host:port), or on a LocalCluster of "
+                             "N worker processes (local:N); needs --out-dir on a filesystem every worker sees.")
     return parser
 
   def run(self):
     try:
       self.extractor = self._buildExtractor()
-    except (SettingsError, ValueError, RuntimeError) as error:
+    except (SettingsError, ClusterError, ValueError, RuntimeError) as error:
       logger.error("%s", error)
       return 2
-    try:
-      code = super().run()
-    except EncoderFailure as error:
-      logger.error("%s", error)
+    code = super().run()
+    if self.fatal is not None:  # raised inside pyradiomics' run(), which would report any error as a crash
+      logger.error("%s", self.fatal)
       return 2
     if code == 0 and self.failures:
       what = "failed validation" if self.args.validate else "failed"
@@ -74,6 +83,10 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
                           "use the pyradiomics command line for voxel-based feature maps")
     if self.args.ssl_batch is not None and self.args.ssl_batch < 1:
       raise SettingsError(f"--ssl-batch {self.args.ssl_batch}: must be >= 1")
+    if self.args.shard is not None:
+      self.shard = parse_shard(self.args.shard)
+    if (self.args.shard or self.args.dask) and not self.args.out_dir:
+      raise SettingsError(f"{'--shard' if self.args.shard else '--dask'} needs --out-dir, where the per-case files meet")
     try:
       extractor, self.ssl = build_case_extractor(self.args.param, self._parseOverrides(), self.args.validate)
     except (pykwalify.errors.PyKwalifyException, IOError) as error:
@@ -109,10 +122,27 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
 
   def _processCases(self, case_generator):
     """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP): the one batch runner."""
+    try:
+      return self._runCases(list(case_generator))
+    except (EncoderFailure, ClusterError) as error:
+      self.fatal = error
+      return None
+
+  def _processOutput(self, results):
+    if results:  # nothing to write when the batch stopped (self.fatal) or no case was extracted
+      super()._processOutput(results)
+
+  def _runCases(self, cases):
     if self.args.out_dir is not None:
       os.makedirs(self.args.out_dir, exist_ok=True)
-    outcomes = run_batch(list(case_generator), self.extractor, self.ssl, self.args.out_dir, self.num_workers,
-                         self.args.ssl_batch, self.logging_config, desc="pyradiomicsssl").results
+    if self.shard is not None:
+      claim_shards(self.args.out_dir, self.shard[1], cases)
+      cases = shard_cases(cases, *self.shard)
+      self.case_count = len(cases)
+    with (dask_executor(self.args.dask, self.logging_config) if self.args.dask else contextlib.nullcontext()) as executor:
+      outcomes = run_batch(cases, self.extractor, self.ssl, self.args.out_dir, self.num_workers, self.args.ssl_batch,
+                           self.logging_config, desc="pyradiomicsssl", executor=executor,
+                           chunk=self.args.ssl_batch or 1).results
     self.failures = [result.error for result in outcomes if result.error]
     recomputed = resume.summary([result.stale for result in outcomes if not result.stored])
     if recomputed:

@@ -1,42 +1,65 @@
 """The one batch runner: the two extraction stages (extract/batch.py) over a list of cases, in
 input order, with a progress bar. Every command that extracts a batch calls it (`pyradiomicsssl`,
 `radiomics-ssl-inspect`); what differs between them (an `--out-dir`, the worker count, the logging
-of the workers) is passed in, never copied.
+of the workers, an executor of a cluster) is passed in, never copied.
 
-Worker policy: the per-case step runs in `jobs` `spawn` worker processes, each with
-cpu_count / jobs SimpleITK threads. With the ssl class on, even one job runs in a worker process,
-so that the torch import, the model load and every encoding (the encoder stage, on a thread of
-this process) run beside the classical features instead of after them. Without ssl and with one
-job, cases run in this process, as pyradiomics' own `--jobs 1`.
+Where the per-case step runs:
+- by default in `jobs` `spawn` worker processes, each with cpu_count / jobs SimpleITK threads,
+  and the encoder on a thread of this process. With the ssl class on, even one job runs in a
+  worker process, so that the torch import, the model load and every encoding run beside the
+  classical features instead of after them. Without ssl and with one job, cases run in this
+  process, as pyradiomics' own `--jobs 1`;
+- with an `executor` (a `concurrent.futures.Executor`, such as Dask's `Client.get_executor()`),
+  each task runs both stages for a chunk of `chunk` cases where it lands, with that process's
+  own cached encoder (`batch.extract_and_complete`); this process only gathers the rows.
+Either way the rows come back in input order, and each case's warnings are reported here, once.
 """
+import logging
 import multiprocessing
 import os
 import sys
 from dataclasses import dataclass
 
 from radiomics_ssl.extract import _pyradiomics
-from radiomics_ssl.extract.batch import EncoderStage, extract_case
+from radiomics_ssl.extract.batch import EncoderStage, extract_and_complete, extract_case
+
+logger = logging.getLogger("radiomics.script")
 
 
 @dataclass
 class BatchResult:
   results: list  # batch.CaseResult per case, in input order
-  encoder: object  # the inference.LoadedEncoder that ran (None without the ssl class)
+  encoder: object  # the inference.LoadedEncoder that ran here (None without the ssl class, or on a cluster)
 
 
-def run_batch(cases, extractor, ssl, out_dir=None, jobs=1, ssl_batch=None, logging_config=None, desc="extract"):
+def run_batch(cases, extractor, ssl, out_dir=None, jobs=1, ssl_batch=None, logging_config=None, desc="extract",
+              executor=None, chunk=1):
   """cases: [(index, batch CSV row)]; extractor: a batch.CaseExtractor; ssl: its validated ssl
   settings or None -> BatchResult."""
   from tqdm import tqdm
 
   work = [(index, case, extractor, out_dir) for index, case in cases]
-  stage = EncoderStage(ssl, out_dir, ssl_batch, extractor.settings.get("additionalInfo", True))
   progress = dict(total=len(work), desc=desc, unit="case", disable=None, file=sys.stderr)
+  additional_info = extractor.settings.get("additionalInfo", True)
+  if executor is not None:
+    chunks = [work[start:start + chunk] for start in range(0, len(work), chunk)]
+    done = executor.map(extract_and_complete, chunks, *zip(*[(ssl, out_dir, ssl_batch, additional_info)] * len(chunks)))
+    return BatchResult(_reported(tqdm((r for results in done for r in results), **progress)), None)
+  stage = EncoderStage(ssl, out_dir, ssl_batch, additional_info)
   if jobs > 1 or ssl:
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // jobs)  # pyradiomics' own --jobs 1 uses every core
     with context.Pool(jobs, initializer=_pyradiomics.configure_worker, initargs=(logging_config, threads)) as pool:
-      results = list(tqdm(stage.run(pool.imap(extract_case, work)), **progress))
+      results = _reported(tqdm(stage.run(pool.imap(extract_case, work)), **progress))
   else:
-    results = list(tqdm(stage.run(map(extract_case, work)), **progress))
+    results = _reported(tqdm(stage.run(map(extract_case, work)), **progress))
   return BatchResult(results, stage.encoder)
+
+
+def _reported(results):
+  completed = []
+  for result in results:
+    for warning in result.warnings:
+      logger.warning("%s", warning)
+    completed.append(result)
+  return completed
