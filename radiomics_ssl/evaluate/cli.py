@@ -35,15 +35,19 @@ from radiomics_ssl.evaluate.evaluation import DEFAULT, DEFAULT_SETS, evaluate
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none", show_default=True)
 @click.option("--positive", default="1", show_default=True, help="Positive class for sensitivity (binary labels).")
 @click.option("--sets", default=",".join(DEFAULT_SETS), show_default=True, help="Feature sets to evaluate.")
+@click.option("--robust", "robust_csv", type=click.Path(exists=True, dir_okay=False),
+              help="icc.csv of radiomics-ssl-robustness: keep only features with ICC(1,1) >= --min-icc, in every set "
+                   "(measured without labels: nothing leaks into the folds).")
+@click.option("--min-icc", default=0.9, show_default=True, type=float, help="ICC(1,1) threshold of --robust.")
 def main(features, labels_csv, label_column, id_column, label_id_column, group_column, trad_csv, names, out_dir,
-         repeats, folds, seed, label_fraction, class_weight, positive, sets):
+         repeats, folds, seed, label_fraction, class_weight, positive, sets, robust_csv, min_icc):
   """Evaluate trad, ssl and trad+ssl features of FEATURES with a linear SVM and stratified CV."""
   logging.basicConfig(level=logging.WARNING)
   try:
     protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,
                         class_weight=None if class_weight == "none" else class_weight)
     result = evaluate(features, labels_csv, label_column, id_column, protocol, names.split(",") if names else None,
-                      out_dir, positive, sets.split(","), label_id_column, trad_csv, group_column)
+                      out_dir, positive, sets.split(","), label_id_column, trad_csv, group_column, robust_csv, min_icc)
   except ValueError as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radiomics_ssl.config import Protocol
+from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels, read_column, read_csv
 
 DEFAULT = Protocol()
 DEFAULT_SETS = ("trad", "ssl", "trad+ssl")
@@ -24,13 +25,13 @@ class Evaluation:
 
 
 def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, names=None, out_dir="evaluation",
-             positive="1", sets=DEFAULT_SETS, label_id_column=None, trad_csv=None, group_column=None):
+             positive="1", sets=DEFAULT_SETS, label_id_column=None, trad_csv=None, group_column=None, robust_csv=None,
+             min_icc=0.9):
   """Run the protocol for every feature set; writes tables, predictions and plots -> Evaluation."""
   import numpy as np
   from tqdm import tqdm
 
   from radiomics_ssl.evaluate.compare import compare, feature_sets
-  from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels, read_column, read_csv
   from radiomics_ssl.evaluate.report import plot_correlation_density, plot_roc, write_predictions, write_tables
 
   notes = []
@@ -42,13 +43,14 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   labels, dropped = load_labels(labels_source, label_id_column or id_column, label_column)
   if dropped:
     _note(notes, f"{len(dropped)} case(s) of {labels_source} without a {label_column} label (empty or N/A) left out", dropped)
+  robust = robust_filter(robust_csv, min_icc, notes)
   matrices = {}  # feature set -> (ids, X), each over the labelled cases that have values in its CSV
   if any(name.startswith("trad") for name in sets):
-    matrices["trad"] = feature_matrix(trad_csv, id_column, labels, is_trad)[:2]
+    matrices["trad"] = _robust_matrix(trad_csv, id_column, labels, is_trad, robust, "trad", notes)
   for name, path in zip(names, features):
     if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
       continue  # the classical-features CSV given as the first FEATURES
-    matrices[name] = feature_matrix(path, id_column, labels, is_ssl)[:2]
+    matrices[name] = _robust_matrix(path, id_column, labels, is_ssl, robust, f"ssl [{name}]", notes)
   usable = set.intersection(*(set(ids) for ids, _ in matrices.values()))
   ids = [case for case in next(iter(matrices.values()))[0] if case in usable]
   without_features = sorted(set(labels) - usable)
@@ -93,6 +95,31 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
     plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
     written.append("ssl_correlation.png")
   return Evaluation(text, notes, os.path.abspath(out_dir), written)
+
+
+def robust_filter(robust_csv, min_icc, notes):
+  """The features of `robust_csv` (radiomics-ssl-robustness's icc.csv) with ICC(1,1) >= `min_icc`,
+  as a column predicate, or None without `robust_csv`. Robustness is measured without labels, so
+  this choice leaks nothing into the folds."""
+  if not robust_csv:
+    return None
+  from radiomics_ssl.robustness.study import read_iccs
+
+  iccs = read_iccs(robust_csv)
+  kept = {feature for feature, icc in iccs.items() if icc >= min_icc}
+  notes.append(f"robust features (ICC(1,1) >= {min_icc:g} in {robust_csv}): {len(kept)} of {len(iccs)}")
+  return kept.__contains__
+
+
+def _robust_matrix(path, id_column, labels, select, robust, name, notes):
+  if robust is None:
+    return feature_matrix(path, id_column, labels, select)[:2]
+  try:
+    ids, matrix, _ = feature_matrix(path, id_column, labels, lambda column: select(column) and robust(column))
+  except ValueError as error:
+    raise ValueError(f"{error} with ICC(1,1) >= the threshold ({name})") from None
+  notes.append(f"{name}: {matrix.shape[1]} robust feature(s) kept")
+  return ids, matrix
 
 
 def _note(notes, message, cases, shown=10):

@@ -137,7 +137,8 @@ def extract_case(job):
 
 
 class EncoderFailure(RuntimeError):
-  """The encoder could not be loaded: no case can be completed (exit code 2)."""
+  """The encoder stage cannot go on (the encoder could not be loaded, or a case could not be stored):
+  no further case can be completed (exit code 2)."""
 
 
 class Completer:
@@ -276,9 +277,15 @@ class EncoderStage:
         chunk.append(self._inbox.get())
         finished = chunk[-1] is None
       chunk = [result for result in chunk if result is not None]
+      if not failure and chunk:
+        try:
+          completed = self.completer.complete(chunk)
+        except Exception as error:  # e.g. an --out-dir that cannot be written: stop the batch, never hang it
+          logger.debug("encoder stage failed", exc_info=True)
+          failure = EncoderFailure(f"the encoder stage failed: {error}")
+        else:
+          for item in completed:
+            self._outbox.put(item)
       if failure:
         for _ in chunk:
           self._outbox.put(failure)
-      elif chunk:
-        for item in self.completer.complete(chunk):
-          self._outbox.put(item)

@@ -38,6 +38,8 @@ def run_batch(cases, extractor, ssl, out_dir=None, jobs=1, ssl_batch=None, loggi
   settings or None -> BatchResult."""
   from tqdm import tqdm
 
+  if out_dir:
+    os.makedirs(out_dir, exist_ok=True)
   work = [(index, case, extractor, out_dir) for index, case in cases]
   progress = dict(total=len(work), desc=desc, unit="case", disable=None, file=sys.stderr)
   additional_info = extractor.settings.get("additionalInfo", True)

@@ -1,5 +1,6 @@
 """`pyradiomicsssl` end to end, in subprocesses, on the real pyradiomics cases and on bad inputs."""
 import csv
+import pathlib
 import json
 
 import numpy as np
@@ -251,3 +252,18 @@ def test_cuda_without_cuda_exits_2(bad_batch):
     assert result.returncode == 1  # the bad cases of the batch still fail; the device works
   else:
     assert result.returncode == 2 and "CUDA was asked for" in result.stderr
+
+
+
+def test_a_failing_encoder_stage_stops_the_batch_with_its_reason_instead_of_hanging(pyradiomics_cases, tmp_path):
+  """A per-case file that cannot be written (a folder stands where it goes) stops the batch: exit code 2."""
+  from radiomics_ssl.extract import resume
+
+  batch = write_batch(tmp_path / "batch.csv", dict(list(pyradiomics_cases.items())[:2]))
+  out_dir = tmp_path / "cases"
+  out_dir.mkdir()
+  row_path, _ = resume.paths(str(out_dir), read_rows(batch)[0])
+  pathlib.Path(row_path + ".tmp").mkdir()
+  result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_only.yaml", "--out-dir", out_dir, timeout=300)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "the encoder stage failed" in result.stderr and "Is a directory" in result.stderr
