@@ -1,0 +1,98 @@
+"""Feature robustness under image perturbation, per cohort: classical features by class, ssl with the
+shipped weights of the cohort's modality, and ssl with the untrained encoder of the same contract.
+
+  python benchmarks/robustness.py ../shared/data results/robustness --cohorts lidc sts-pet sts-mr openkbp-ptv
+  python benchmarks/robustness.py ../shared/data results/robustness --report
+
+Per cohort: `radiomics-ssl-robustness` with the modality's parameter file (classical + shipped ssl),
+then again with only the ssl class and the untrained twin, on the same perturbed cases (the first
+run's perturbed/ folder is reused). Every command is logged with its wall time (commands.jsonl).
+"""
+import argparse
+import csv
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pipeline import REPO, Pipeline  # noqa: E402
+
+COHORTS = {  # cohort -> (parameter file, shipped weights, modality, cases kept)
+  "lidc": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", None),
+  "sts-pet": ("ssl_pet.yaml", "pet-sts-siam3d", "PET", None),
+  "sts-mr": ("ssl_mr.yaml", "mr-sts-siam3d", "MR", None),
+  "openkbp-ptv": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", 60),  # the first 60 patients: cost
+}
+
+
+class Robustness(Pipeline):
+
+  def twin(self, modality, cases_csv):
+    """The untrained encoder with the shipped weights' contract of `modality` (seed 0)."""
+    return self.train(f"untrained-{modality}", cases_csv, "--method", "random", "--modality", modality, "--seed", 0,
+                      "--cache", self.work / f"cache-{modality}")
+
+  def run(self, cohort, perturbations, jobs):
+    params, weights, modality, keep = COHORTS[cohort]
+    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
+
+    cases = self.work / f"{cohort}.csv"
+    if not cases.is_file():
+      write_batch_csv(cases, cohort_rows(self.data, cohort)[:keep])
+    shipped = self.out / cohort / "shipped"
+    if not (shipped / "icc.csv").is_file():
+      self.sh("radiomics-ssl-robustness", cases, "--param", REPO / "params" / params, "--out", shipped,
+              "--perturbations", perturbations, "--jobs", jobs)
+    untrained = self.out / cohort / "untrained"
+    if not (untrained / "icc.csv").is_file():
+      if not (untrained / "perturbed").is_dir():
+        shutil.copytree(shipped / "perturbed", untrained / "perturbed")
+      only = yaml.safe_load(open(REPO / "params" / params))
+      only["featureClass"] = {"ssl": None}
+      only["setting"]["sslWeights"] = str(self.twin(modality, cases))
+      param_file = self.work / f"{cohort}-untrained.yaml"
+      param_file.write_text(yaml.safe_dump(only))
+      self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", untrained,
+              "--perturbations", perturbations, "--jobs", jobs)
+
+
+def report(out):
+  """One table: cohort x feature set, the share with ICC >= 0.90 and the median ICC."""
+  lines = ["| cohort | features | n | ICC >= 0.90 | median ICC |", "|---|---|---|---|---|"]
+  for cohort in COHORTS:
+    for kind in ("shipped", "untrained"):
+      path = Path(out) / cohort / kind / "summary.csv"
+      if not path.is_file():
+        continue
+      with open(path, newline="") as stream:
+        for row in csv.DictReader(stream):
+          if kind == "untrained" and row["class"] != "ssl":
+            continue
+          name = f"ssl, {'shipped' if kind == 'shipped' else 'untrained twin'}" if row["class"] == "ssl" else row["class"]
+          lines.append(f"| {cohort} | {name} | {row['features']} | {float(row['share_icc_0.90']):.2f} | "
+                       f"{float(row['median_icc']):.3f} |")
+  return "\n".join(lines) + "\n"
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("data_dir")
+  parser.add_argument("out")
+  parser.add_argument("--cohorts", nargs="+", default=list(COHORTS), choices=list(COHORTS))
+  parser.add_argument("--perturbations", type=int, default=5)
+  parser.add_argument("--jobs", type=int, default=2)
+  parser.add_argument("--report", action="store_true", help="only print the table of what has been run")
+  args = parser.parse_args()
+  study = Robustness(args.out, args.data_dir)
+  if not args.report:
+    for cohort in args.cohorts:
+      study.run(cohort, args.perturbations, args.jobs)
+  text = report(args.out)
+  (Path(args.out) / "README.md").write_text("# Robustness under perturbation\n\n" + text)
+  print(text)
+
+
+if __name__ == "__main__":
+  main()
