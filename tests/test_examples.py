@@ -25,4 +25,5 @@ def test_batch_example(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   rows = list(csv.DictReader(open(tmp_path / "batch" / "features.csv")))
   assert len(rows) == 12 and all(r["original_ssl_255"] for r in rows) and "texture" in rows[0]
-  assert len(list((tmp_path / "batch" / "cases").iterdir())) == 12
+  assert len(list((tmp_path / "batch" / "cases").glob("*.csv"))) == 12  # one row per case,
+  assert len(list((tmp_path / "batch" / "cases").glob("*.json"))) == 12  # with its provenance
