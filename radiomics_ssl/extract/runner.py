@@ -14,6 +14,7 @@ Where the per-case step runs:
   own cached encoder (`batch.extract_and_complete`); this process only gathers the rows.
 Either way the rows come back in input order, and each case's warnings are reported here, once.
 """
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -48,14 +49,22 @@ def run_batch(cases, extractor, ssl, out_dir=None, jobs=1, ssl_batch=None, loggi
     done = executor.map(extract_and_complete, chunks, *zip(*[(ssl, out_dir, ssl_batch, additional_info)] * len(chunks)))
     return BatchResult(_reported(tqdm((r for results in done for r in results), **progress)), None)
   stage = EncoderStage(ssl, out_dir, ssl_batch, additional_info)
-  if jobs > 1 or ssl:
-    context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # pyradiomics' own --jobs 1 uses every core
-    with context.Pool(jobs, initializer=_pyradiomics.configure_worker, initargs=(logging_config, threads)) as pool:
-      results = _reported(tqdm(stage.run(pool.imap(extract_case, work)), **progress))
-  else:
-    results = _reported(tqdm(stage.run(map(extract_case, work)), **progress))
+  threads = max(1, (os.cpu_count() or 1) // jobs)  # pyradiomics' own --jobs 1 uses every core
+  with worker_map(extract_case, work, jobs, in_process=not (jobs > 1 or ssl), initializer=_pyradiomics.configure_worker,
+                  initargs=(logging_config, threads)) as cases_done:
+    results = _reported(tqdm(stage.run(cases_done), **progress))
   return BatchResult(results, stage.encoder)
+
+
+@contextlib.contextmanager
+def worker_map(function, items, jobs, in_process=False, initializer=None, initargs=()):
+  """`function` over `items` in `jobs` `spawn` worker processes (or in this process), as an iterator
+  of results in input order: the one place that runs a worker pool."""
+  if in_process:
+    yield map(function, items)
+    return
+  with multiprocessing.get_context("spawn").Pool(jobs, initializer=initializer, initargs=initargs) as pool:
+    yield pool.imap(function, items)
 
 
 def _reported(results):

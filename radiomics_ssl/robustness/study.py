@@ -15,7 +15,6 @@ import csv
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import re
 from dataclasses import asdict
@@ -35,7 +34,7 @@ def run_study(rows, param_file, overrides, out_dir, settings=perturb.Perturbatio
   from tqdm import tqdm
 
   from radiomics_ssl.extract.batch import build_case_extractor
-  from radiomics_ssl.extract.runner import run_batch
+  from radiomics_ssl.extract.runner import run_batch, worker_map
 
   out = Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
@@ -43,8 +42,8 @@ def run_study(rows, param_file, overrides, out_dir, settings=perturb.Perturbatio
   names = [str(row.get(id_column) or f"row{index}") for index, row in enumerate(rows, start=1)]
   work = [(name, row, str(out / "perturbed" / _safe(name)), settings, extractor.settings.get("label", 1))
           for name, row in zip(names, rows)]
-  with multiprocessing.get_context("spawn").Pool(max(1, jobs)) as pool:
-    made = list(tqdm(pool.imap(perturb_case, work), total=len(work), desc="perturb", unit="case", disable=None))
+  with worker_map(perturb_case, work, max(1, jobs), in_process=jobs <= 1) as perturbed:
+    made = list(tqdm(perturbed, total=len(work), desc="perturb", unit="case", disable=None))
   failed = [(name, error) for name, _, error in made if error]
   perturbed_rows = [row for _, case_rows, error in made if not error for row in case_rows]
   batch = run_batch(list(enumerate(perturbed_rows, start=1)), extractor, ssl, str(out / "per_case"), jobs,
