@@ -43,32 +43,8 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   labels, dropped = load_labels(labels_source, label_id_column or id_column, label_column)
   if dropped:
     _note(notes, f"{len(dropped)} case(s) of {labels_source} without a {label_column} label (empty or N/A) left out", dropped)
-  robust = robust_filter(robust_csv, min_icc, notes)
-  matrices = {}  # feature set -> (ids, X), each over the labelled cases that have values in its CSV
-  if any(name.startswith("trad") for name in sets):
-    matrices["trad"] = _robust_matrix(trad_csv, id_column, labels, is_trad, robust, "trad", notes)
-  for name, path in zip(names, features):
-    if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
-      continue  # the classical-features CSV given as the first FEATURES
-    matrices[name] = _robust_matrix(path, id_column, labels, is_ssl, robust, f"ssl [{name}]", notes)
-  usable = set.intersection(*(set(ids) for ids, _ in matrices.values()))
-  ids = [case for case in next(iter(matrices.values()))[0] if case in usable]
-  without_features = sorted(set(labels) - usable)
-  if without_features:
-    _note(notes, f"{len(without_features)} labelled case(s) without feature values in every features CSV (absent or failed) "
-          "left out", without_features)
-  unlabelled = sorted({row[id_column] for path in {trad_csv, *features} for row in read_csv(path)[1]
-                       if id_column in row} - set(labels))
-  if unlabelled:
-    _note(notes, f"{len(unlabelled)} case(s) of the features CSVs without a {label_column} label left out", unlabelled)
-  trad, ssl_matrices = None, {}
-  for name, (set_ids, matrix) in matrices.items():
-    order = {case: i for i, case in enumerate(set_ids)}
-    matrix = matrix[[order[case] for case in ids]]
-    if name == "trad":
-      trad = matrix
-    else:
-      ssl_matrices[name] = matrix
+  ids, trad, ssl_matrices = aligned_matrices(features, names, trad_csv, labels, id_column, label_column, sets,
+                                           robust_filter(robust_csv, min_icc, notes), notes)
   y = np.array([labels[case] for case in ids])
   groups = None if group_column is None else np.array(read_column(trad_csv, group_column, id_column, ids))
   if len(set(y)) == 2 and positive not in set(y):
@@ -95,6 +71,37 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
     plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
     written.append("ssl_correlation.png")
   return Evaluation(text, notes, os.path.abspath(out_dir), written)
+
+
+def aligned_matrices(features, names, trad_csv, labels, id_column, label_column, sets, robust, notes):
+  """-> (ids, trad matrix or None, {name: ssl matrix}) over the labelled cases that have feature values
+  in every CSV, rows in one order; the cases left out on either side are added to `notes`."""
+  matrices = {}  # feature set -> (ids, X), each over the labelled cases that have values in its CSV
+  if any(name.startswith("trad") for name in sets):
+    matrices["trad"] = _robust_matrix(trad_csv, id_column, labels, is_trad, robust, "trad", notes)
+  for name, path in zip(names, features):
+    if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
+      continue  # the classical-features CSV given as the first FEATURES
+    matrices[name] = _robust_matrix(path, id_column, labels, is_ssl, robust, f"ssl [{name}]", notes)
+  usable = set.intersection(*(set(ids) for ids, _ in matrices.values()))
+  ids = [case for case in next(iter(matrices.values()))[0] if case in usable]
+  without_features = sorted(set(labels) - usable)
+  if without_features:
+    _note(notes, f"{len(without_features)} labelled case(s) without feature values in every features CSV (absent or failed) "
+          "left out", without_features)
+  unlabelled = sorted({row[id_column] for path in {trad_csv, *features} for row in read_csv(path)[1]
+                       if id_column in row} - set(labels))
+  if unlabelled:
+    _note(notes, f"{len(unlabelled)} case(s) of the features CSVs without a {label_column} label left out", unlabelled)
+  trad, ssl_matrices = None, {}
+  for name, (set_ids, matrix) in matrices.items():
+    order = {case: i for i, case in enumerate(set_ids)}
+    matrix = matrix[[order[case] for case in ids]]
+    if name == "trad":
+      trad = matrix
+    else:
+      ssl_matrices[name] = matrix
+  return ids, trad, ssl_matrices
 
 
 def robust_filter(robust_csv, min_icc, notes):
