@@ -19,7 +19,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import REPO, Pipeline  # noqa: E402
 
-COHORTS = {  # cohort -> (parameter file, shipped weights, modality, cases kept)
+COHORTS = {  # cohort -> (parameter file, shipped weights, modality, cases kept), in the order they run
   "lidc": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", 200),  # the first 200 nodules (of 596): cost
   "sts-pet": ("ssl_pet.yaml", "pet-sts-siam3d", "PET", None),
   "sts-mr": ("ssl_mr.yaml", "mr-sts-siam3d", "MR", None),
