@@ -37,6 +37,9 @@ SHIPPED = {
                            "ssl_pet.yaml", lambda data: cohort_rows(data, "sts-pet"), 7.6),
   "mr-sts-siam3d": Pinned("d9c7a43565a3c2d8c022113cde34fb49e3d15cc542373d35abe0f56a2890697c", "MR", 54,
                           "ssl_mr.yaml", lambda data: cohort_rows(data, "sts-mr"), 17.4),
+  "ct-lung-untrained": Pinned("cbe4eb4cea6366bbad66232b0154621d5012b3fb85cdef6c5cd131bd85b27ff9", "CT", 596,
+                              "ssl_ct_lung.yaml", lambda data: cohort_rows(data, "lidc")[:40], 7.4,
+                              contract={"spacing_mm": 1.0, "window": (-1000.0, 400.0)}, trained=False),
 }
 
 
