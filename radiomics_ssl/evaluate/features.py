@@ -4,6 +4,16 @@ import csv
 import numpy as np
 
 
+def write_csv(path, rows):
+  """Rows (dicts) as a CSV with every column any row has, in first-seen order (an empty file without rows)."""
+  columns = list(dict.fromkeys(key for row in rows for key in row))
+  with open(path, "w", newline="") as stream:
+    if columns:
+      writer = csv.DictWriter(stream, columns)
+      writer.writeheader()
+      writer.writerows(rows)
+
+
 def read_csv(path):
   with open(path, newline="") as stream:
     reader = csv.DictReader(stream)

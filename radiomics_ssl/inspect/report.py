@@ -1,13 +1,12 @@
 """The QA report of `radiomics-ssl-inspect`, built in parts from an extracted batch: one table
 entry and picture per case, the cohort's feature maps, a summary, and index.html (page.py)."""
-import csv
 import os
 import re
 from collections import namedtuple
 
 import numpy as np
 
-from radiomics_ssl.evaluate.features import is_trad, number
+from radiomics_ssl.evaluate.features import is_trad, number, write_csv
 from radiomics_ssl.extract.featureclass import FEATURE_DIM, ssl_column
 from radiomics_ssl.inspect import checks, page, pictures
 
@@ -126,10 +125,5 @@ def _tuple(text):
 
 def write_features(results, path):
   rows = [result.vector for result in results if result.error is None]
-  if not rows:
-    return
-  columns = list(dict.fromkeys(key for row in rows for key in row))
-  with open(path, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, columns)
-    writer.writeheader()
-    writer.writerows(rows)
+  if rows:
+    write_csv(path, rows)

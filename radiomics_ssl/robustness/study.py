@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from radiomics_ssl.evaluate.features import write_csv
 from radiomics_ssl.robustness import perturb
 from radiomics_ssl.robustness.icc import icc_1_1
 
@@ -50,11 +51,11 @@ def run_study(rows, param_file, overrides, out_dir, settings=perturb.Perturbatio
                     desc="extract perturbed")
   failed += [(result.case.get("Case"), result.error) for result in batch.results if result.error]
   vectors = [result.vector for result in batch.results if result.error is None]
-  write_rows(out / "features.csv", vectors)
+  write_csv(out / "features.csv", vectors)
   icc_rows = feature_iccs(vectors, settings.count)
-  write_rows(out / "icc.csv", icc_rows)
+  write_csv(out / "icc.csv", icc_rows)
   summary = summarise(icc_rows)
-  write_rows(out / "summary.csv", summary)
+  write_csv(out / "summary.csv", summary)
   (out / "summary.md").write_text(summary_markdown(summary, len({v["Case"] for v in vectors}), settings))
   plot_iccs(icc_rows, out / "icc.png")
   return icc_rows, summary, failed
@@ -168,17 +169,6 @@ def read_iccs(path):
 
   with open(path, newline="") as stream:
     return {row["feature"]: number(row["icc"]) for row in csv.DictReader(stream)}
-
-
-def write_rows(path, rows):
-  if not rows:
-    Path(path).write_text("")
-    return
-  columns = list(dict.fromkeys(key for row in rows for key in row))
-  with open(path, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, columns)
-    writer.writeheader()
-    writer.writerows(rows)
 
 
 def _seed(name, k):
