@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from radiomics_ssl.units import roi_percentiles
+
 
 @dataclass
 class PreparedRoi:
@@ -101,7 +103,7 @@ def prepare_roi(image, mask, label, contract, size=None):
   fit = ("tiled" if contract.layout == "tiles" else "resized" if spacing > contract.spacing_mm
          else "whole" if extent_mm.max() <= contract.box * spacing else "cropped")
   return PreparedRoi(boxes=boxes, rois=rois, weights=weights[keep], spacing_mm=spacing, window=window, fit=fit,
-                     roi_percentiles=tuple(np.percentile(values, (1, 50, 99)).tolist()),
+                     roi_percentiles=roi_percentiles(values),
                      roi_extent_mm=float(extent_mm.max()))
 
 

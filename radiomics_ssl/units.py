@@ -35,7 +35,15 @@ def modality_mismatch(contract_modality, roi_percentiles):
 
 
 def roi_percentiles(values):
+  """(p1, p50, p99) of an ROI's intensity values: what the rule looks at."""
   return tuple(np.percentile(np.asarray(values, dtype=np.float64), (1, 50, 99)).tolist())
+
+
+def image_roi_percentiles(image, mask, label):
+  """roi_percentiles of the voxels of SimpleITK `image` where `mask` is `label` (same grid)."""
+  import SimpleITK as sitk
+
+  return roi_percentiles(sitk.GetArrayViewFromImage(image)[sitk.GetArrayViewFromImage(mask) == label])
 
 
 def diagnostic(contract_modality, percentiles, enabled=True):

@@ -68,20 +68,11 @@ def compute_without_ssl(extractor, image, mask, image_type, **kwargs):
   return stock_compute_features(classical, image, mask, image_type, **kwargs)
 
 
-def units_check(contract_modality, image, mask, label, enabled=True):
-  """-> (the `diagnostics_ssl_Units` value, the warning or None) for the ROI of `label`."""
-  import SimpleITK as sitk
-
-  from radiomics_ssl.units import diagnostic, roi_percentiles
-
-  values = sitk.GetArrayViewFromImage(image)[sitk.GetArrayViewFromImage(mask) == label]
-  return diagnostic(contract_modality, roi_percentiles(values), enabled)
-
-
 def _compute_features(self, image, mask, imageTypeName, **kwargs):
   """The stock extractor's computeFeatures: ssl only on the image types it is enabled for; the
   original image's units are checked for `_execute` to report."""
   from radiomics_ssl.extract.featureclass import FEATURE_CLASS
+  from radiomics_ssl.units import diagnostic, image_roi_percentiles
   from radiomics_ssl.weights import load
 
   if FEATURE_CLASS not in self.enabledFeatures:
@@ -90,8 +81,8 @@ def _compute_features(self, image, mask, imageTypeName, **kwargs):
   if ssl is None:
     return compute_without_ssl(self, image, mask, imageTypeName, **kwargs)
   if imageTypeName == "original":
-    self._ssl_units = units_check(load(ssl["sslWeights"]).contract.modality, image, mask, kwargs.get("label", 1),
-                                  ssl["sslUnitsCheck"])
+    self._ssl_units = diagnostic(load(ssl["sslWeights"]).contract.modality,
+                                 image_roi_percentiles(image, mask, kwargs.get("label", 1)), ssl["sslUnitsCheck"])
   return stock_compute_features(self, image, mask, imageTypeName, **kwargs)
 
 

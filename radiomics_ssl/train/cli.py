@@ -83,10 +83,8 @@ UNITS_SAMPLE = 8  # cases read to check the modality's units
 def check_units(cases_csv, modality, strict=False):
   """Warn (or, `strict`, refuse) when most of the first UNITS_SAMPLE readable cases do not look like
   `modality`'s units (radiomics_ssl.units, the rule extraction applies)."""
-  import SimpleITK as sitk
-
   from radiomics_ssl.cases import CaseError, case_label, load_case, read_batch_csv
-  from radiomics_ssl.units import modality_mismatch, roi_percentiles
+  from radiomics_ssl.units import image_roi_percentiles, modality_mismatch
 
   if modality == "any":
     return
@@ -99,9 +97,8 @@ def check_units(cases_csv, modality, strict=False):
       image, mask = load_case(row["Image"], row["Mask"], label)
     except CaseError:
       continue  # the data loader reports unusable rows
-    values = sitk.GetArrayViewFromImage(image)[sitk.GetArrayViewFromImage(mask) == label]
     checked += 1
-    warning = modality_mismatch(modality, roi_percentiles(values))
+    warning = modality_mismatch(modality, image_roi_percentiles(image, mask, label))
     if warning:
       mismatches.append(f"{row['Image']}: {warning}")
   if mismatches and len(mismatches) * 2 > checked:
