@@ -36,7 +36,9 @@ CONTRACTS = {  # part A of the pre-registration: (contract fields, untrained see
 }
 SEEDS = (0, 1)
 RECIPE = {"batch_size": 16, "lr": 0.02, "iterations": 600, "export": "last"}  # part B, fixed before any result
-PRETRAIN = {"B1": RECIPE, "B2": dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)}
+FINAL = dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)  # B2, the final recipe
+PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modules on the final recipe
+            "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16)}
 TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
 
 
