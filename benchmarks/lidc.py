@@ -5,6 +5,7 @@ encoder of the same contract, on the four imbalanced tasks, grouped by patient
   python benchmarks/lidc.py ../shared/data results/lidc contracts          # part A: untrained candidates
   python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B1 B2 --seeds 0
   python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... [--sets trad,ssl,trad+ssl]
+  python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... --name pca16 --ssl-components 16
   python benchmarks/lidc.py ../shared/data results/lidc report             # tables from what has been run
 
 Cheap to rerun: the classical features are extracted once (features/classical.csv), each encoder's
@@ -80,15 +81,17 @@ class Lidc(Pipeline):
     return self.train(f"{candidate}-{contract}-s{seed}", self.cases(), "--config", config, "--seed", seed,
                       "--cache", self.work / f"cache-{contract}")
 
-  def evaluate_tasks(self, features, stage, sets):
-    """radiomics-ssl-evaluate of {name: features CSV} beside the classical features, per task."""
+  def evaluate_tasks(self, features, stage, sets, ssl_components=None):
+    """radiomics-ssl-evaluate of {name: features CSV} beside the classical features, per task (with the
+    ssl block reduced in-fold to `ssl_components` principal components when given)."""
     trad = self.classical_features()
     for task in LIDC_LABELS:
       folder = self.out / "eval" / f"{task}-{stage}"
       if not (folder / "results.csv").is_file():
         self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
                 "--label-column", task, "--id-column", "ID", "--group-column", "Patient", "--positive", "1",
-                "--repeats", self.repeats, "--sets", sets, "--out", folder)
+                "--repeats", self.repeats, "--sets", sets, "--out", folder,
+                *(["--ssl-components", ssl_components] if ssl_components else []))
 
 
 def read_results(folder):
@@ -177,6 +180,7 @@ def main():
   parser.add_argument("--contract", default="A1", help="stage pretrain: the part-A winner")
   parser.add_argument("--candidates", nargs="+", default=list(PRETRAIN))
   parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+  parser.add_argument("--ssl-components", type=int, help="stage weights: the evaluator's in-fold PCA of the ssl block")
   args = parser.parse_args()
   study = Lidc(args.out, args.data_dir, args.repeats)
   out = Path(args.out)
@@ -201,7 +205,7 @@ def main():
   elif args.stage == "weights":
     pairs = dict(item.split("=", 1) for item in args.weights)
     features = {name: study.ssl_features(name, path) for name, path in pairs.items()}
-    study.evaluate_tasks(features, args.name, args.sets)
+    study.evaluate_tasks(features, args.name, args.sets, args.ssl_components)
     text = comparison_table(out, args.name, list(pairs))
     (out / f"{args.name}.md").write_text(text)
     (out / f"{args.name}.json").write_text(json.dumps(pairs, indent=1))

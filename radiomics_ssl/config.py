@@ -239,12 +239,15 @@ class Protocol:
   class_weight: Optional[str] = None  # None or "balanced"
   c_grid: Tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
   inner_fraction: float = 0.2
+  ssl_components: Optional[int] = None  # in-fold PCA of the ssl block to this many components; None = off
 
   def __post_init__(self):
     if not 0 < self.label_fraction <= 1:
       raise ValueError(f"label_fraction={self.label_fraction!r} must lie in (0, 1]")
     if self.class_weight not in (None, "balanced"):
       raise ValueError(f"class_weight={self.class_weight!r} must be None or 'balanced'")
+    if self.ssl_components is not None and self.ssl_components < 1:
+      raise ValueError(f"ssl_components={self.ssl_components!r} must be None or >= 1")
 
 
 def _build(klass, values, source, fields_of=None):

@@ -39,13 +39,16 @@ from radiomics_ssl.evaluate.evaluation import DEFAULT, DEFAULT_SETS, evaluate
               help="icc.csv of radiomics-ssl-robustness: keep only features with ICC(1,1) >= --min-icc, in every set "
                    "(measured without labels: nothing leaks into the folds).")
 @click.option("--min-icc", default=0.9, show_default=True, type=float, help="ICC(1,1) threshold of --robust.")
+@click.option("--ssl-components", type=click.IntRange(min=1),
+              help="Replace the ssl block (in ssl and trad+ssl) by its first K principal components, whitened, fitted "
+                   "on each training fold only; the classical columns are kept. Default: no reduction (the paper's).")
 def main(features, labels_csv, label_column, id_column, label_id_column, group_column, trad_csv, names, out_dir,
-         repeats, folds, seed, label_fraction, class_weight, positive, sets, robust_csv, min_icc):
+         repeats, folds, seed, label_fraction, class_weight, positive, sets, robust_csv, min_icc, ssl_components):
   """Evaluate trad, ssl and trad+ssl features of FEATURES with a linear SVM and stratified CV."""
   logging.basicConfig(level=logging.WARNING)
   try:
     protocol = Protocol(n_splits=folds, repeats=repeats, seed=seed, label_fraction=label_fraction,
-                        class_weight=None if class_weight == "none" else class_weight)
+                        class_weight=None if class_weight == "none" else class_weight, ssl_components=ssl_components)
     result = evaluate(features, labels_csv, label_column, id_column, protocol, names.split(",") if names else None,
                       out_dir, positive, sets.split(","), label_id_column, trad_csv, group_column, robust_csv, min_icc)
   except ValueError as error:

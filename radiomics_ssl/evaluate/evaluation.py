@@ -59,7 +59,9 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
                                     functools.partial(tqdm, disable=None))
   title = (f"{label_column}: n={len(y)} {counts}, {protocol.n_splits}-fold stratified CV x {protocol.repeats} repeats"
            f"{f', grouped by {group_column}' if group_column else ''}, label fraction {protocol.label_fraction:g}, "
-           f"class weight {protocol.class_weight or 'none'}")
+           f"class weight {protocol.class_weight or 'none'}"
+           + (f", ssl block reduced in each training fold to {protocol.ssl_components} principal components"
+              if protocol.ssl_components else ""))
   text = write_tables(results, out_dir, title)
   written = ["results.md", "results.csv", "predictions.csv"]
   write_predictions(records_by_set, ids, out_dir)

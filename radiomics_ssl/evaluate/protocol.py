@@ -3,9 +3,12 @@
 A linear SVM on standardised features, stratified five-fold cross-validation repeated over
 seeds, and C chosen on "20% of training data" inside each fold, so scaling and C never see the
 test fold. An optional label fraction keeps only that share of each training fold's labels
-(Table 2's "50% labels" columns).
+(Table 2's "50% labels" columns). An optional in-fold reduction (`Protocol.ssl_components`) replaces
+the ssl block by its leading principal components, fitted on the training rows only, like the scaling.
 """
 import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, StratifiedShuffleSplit, train_test_split
@@ -16,13 +19,24 @@ from sklearn.svm import LinearSVC
 from radiomics_ssl.config import Protocol  # noqa: F401  (the protocol's settings live with every other default)
 
 
-def make_classifier(c, class_weight=None):
-  """Median imputation (pyradiomics can emit NaN), standardisation, linear SVM: fitted as one unit."""
-  return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                       LinearSVC(C=c, class_weight=class_weight, max_iter=20000))
+def make_classifier(c, class_weight=None, reduce=None):
+  """Median imputation (pyradiomics can emit NaN), standardisation, linear SVM: fitted as one unit.
+
+  `reduce` = (first ssl column, K): the ssl block (that column to the last) is imputed, standardised
+  and replaced by its first K principal components, whitened to unit variance; the columns before it
+  are imputed and standardised as usual. PCA is part of the unit, so it only sees the rows the unit
+  is fitted on."""
+  svm = LinearSVC(C=c, class_weight=class_weight, max_iter=20000)
+  if reduce is None:
+    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), svm)
+  first_ssl, components = reduce
+  ssl = ("ssl", make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                              PCA(components, whiten=True, svd_solver="full")), slice(first_ssl, None))
+  classical = ("classical", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), slice(0, first_ssl))
+  return make_pipeline(ColumnTransformer([classical, ssl] if first_ssl else [ssl]), svm)
 
 
-def choose_c(x, y, protocol, seed, groups=None):
+def choose_c(x, y, protocol, seed, groups=None, reduce=None):
   """Best C by balanced accuracy on an inner stratified 20% split of the training fold (whole groups
   on either side when `groups` is given)."""
   if groups is None:
@@ -32,7 +46,7 @@ def choose_c(x, y, protocol, seed, groups=None):
   inner_train, inner_val = next(splitter.split(x, y, groups))
   scores = []
   for c in protocol.c_grid:
-    model = make_classifier(c, protocol.class_weight).fit(x[inner_train], y[inner_train])
+    model = make_classifier(c, protocol.class_weight, reduce).fit(x[inner_train], y[inner_train])
     scores.append(balanced_accuracy_score(y[inner_val], model.predict(x[inner_val])))
   return protocol.c_grid[int(np.argmax(scores))]  # ties -> the smaller C
 
@@ -65,14 +79,20 @@ def fold_records(repeat, fold, test, y, predicted, scores, classes, n_train, c=N
            "score": scores[row], "C": c, "classes": classes, "n_train": n_train} for row, index in enumerate(test)]
 
 
-def cross_validate(x, y, protocol=Protocol(), groups=None):
-  """-> list of per-sample out-of-fold predictions: dicts of repeat, fold, index, y_true, y_pred, score, C."""
+def cross_validate(x, y, protocol=Protocol(), groups=None, first_ssl=None):
+  """-> list of per-sample out-of-fold predictions: dicts of repeat, fold, index, y_true, y_pred, score, C.
+
+  `first_ssl`: where x's ssl block begins (it runs to the last column), for `protocol.ssl_components`;
+  None when x has no ssl block, which is then never reduced."""
   x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
   groups = None if groups is None else np.asarray(groups)
+  reduce = None if protocol.ssl_components is None or first_ssl is None else (first_ssl, protocol.ssl_components)
+  if reduce and x.shape[1] - first_ssl < protocol.ssl_components:
+    raise ValueError(f"ssl_components={protocol.ssl_components} is more than the {x.shape[1] - first_ssl} ssl columns")
   records = []
   for repeat, fold, train, test, fold_seed in splits(y, protocol, groups):
-    c = choose_c(x[train], y[train], protocol, fold_seed, None if groups is None else groups[train])
-    model = make_classifier(c, protocol.class_weight).fit(x[train], y[train])
+    c = choose_c(x[train], y[train], protocol, fold_seed, None if groups is None else groups[train], reduce)
+    model = make_classifier(c, protocol.class_weight, reduce).fit(x[train], y[train])
     scores = model.decision_function(x[test]).tolist()
     records += fold_records(repeat, fold, test, y, model.predict(x[test]), scores, model.classes_.tolist(),
                             len(train), c)

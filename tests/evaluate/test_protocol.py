@@ -50,14 +50,17 @@ def test_every_fold_is_stratified():
     assert indices == list(range(48))  # each sample is tested once per repeat
 
 
-def test_scaling_and_c_only_ever_see_training_rows(monkeypatch):
+@pytest.mark.parametrize("ssl_components", [None, 4])
+def test_scaling_and_c_only_ever_see_training_rows(monkeypatch, ssl_components):
+  """Imputation, scaling, the in-fold PCA of the ssl block (columns 6 on) and C only see training rows."""
   x, y = dataset(n=40)
   x = np.column_stack([np.arange(40.0), x])  # column 0 identifies each row
   fitted = []
   real = protocol_module.make_classifier
 
-  def spying(c, class_weight=None):
-    model = real(c, class_weight)
+  def spying(c, class_weight=None, reduce=None):
+    assert reduce == (None if ssl_components is None else (6, ssl_components))
+    model = real(c, class_weight, reduce)
     original_fit = model.fit
 
     def fit(features, labels):
@@ -68,8 +71,8 @@ def test_scaling_and_c_only_ever_see_training_rows(monkeypatch):
     return model
 
   monkeypatch.setattr(protocol_module, "make_classifier", spying)
-  settings = Protocol(repeats=1)
-  records = cross_validate(x, y, settings)
+  settings = Protocol(repeats=1, ssl_components=ssl_components)
+  records = cross_validate(x, y, settings, first_ssl=6)
   per_fold = len(settings.c_grid) + 1
   assert len(fitted) == 5 * per_fold
   for fold in range(5):
@@ -78,6 +81,27 @@ def test_scaling_and_c_only_ever_see_training_rows(monkeypatch):
       assert not rows & test
     *inner, final = fitted[fold * per_fold:(fold + 1) * per_fold]
     assert all(rows < final and len(rows) == len(final) - int(np.ceil(0.2 * len(final))) for rows in inner)
+
+
+def test_the_ssl_reduction_keeps_the_classical_columns_and_k_whitened_components():
+  rng = np.random.default_rng(0)
+  y = (np.arange(120) % 3 == 0).astype(int)
+  latent = rng.normal(size=(120, 3))
+  latent[:, 0] += 3 * y  # the label lives in the ssl block's leading directions...
+  ssl = latent @ rng.normal(size=(3, 64)) * 5 + rng.normal(size=(120, 64))  # ...spread over 64 correlated columns
+  x = np.column_stack([rng.normal(size=(120, 5)), ssl])  # 5 classical noise columns first
+  model = protocol_module.make_classifier(1.0, reduce=(5, 3)).fit(x, y)
+  seen = model[:-1].transform(x)
+  assert model[-1].coef_.shape == (1, 8) and seen.shape == (120, 8)
+  np.testing.assert_allclose(seen[:, :5].std(axis=0), 1, rtol=1e-6)  # classical: standardised, unchanged otherwise
+  np.testing.assert_allclose(seen[:, 5:].std(axis=0, ddof=1), 1, rtol=1e-6)  # the components: whitened
+  reduced = metrics(cross_validate(x, y, Protocol(repeats=2, ssl_components=3), first_ssl=5))["auc"][0]
+  assert reduced > 0.8
+  assert metrics(cross_validate(x[:, :5], y, Protocol(repeats=2, ssl_components=3)))["auc"][0] < 0.7  # no ssl: none
+  with pytest.raises(ValueError, match="ssl_components=65 is more than the 64 ssl columns"):
+    cross_validate(x, y, Protocol(repeats=1, ssl_components=65), first_ssl=5)
+  with pytest.raises(ValueError, match="ssl_components"):
+    Protocol(ssl_components=0)
 
 
 def test_label_fraction_uses_the_stated_share():
@@ -138,6 +162,19 @@ def test_cli_writes_tables_plots_and_predictions(tmp_path):
   assert set(rows) == {"trad", "ssl [good]", "trad+ssl [good]", "ssl [noise]", "trad+ssl [noise]"}
   assert float(rows["ssl [good]"]["auc_mean"]) > float(rows["ssl [noise]"]["auc_mean"]) + 0.2
   assert rows["trad+ssl [good]"]["n_features"] == "13"
+  reduced = tmp_path / "reduced"
+  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv", "--label-column",
+               "grade_high", "--id-column", "ID", "--names", "good", "--out", reduced, "--repeats", "3",
+               "--ssl-components", "2")
+  assert result.returncode == 0, result.stderr
+  assert "ssl block reduced in each training fold to 2 principal components" in result.stdout
+  rows = {r["feature_set"]: r for r in csv.DictReader(open(reduced / "results.csv"))}
+  assert (rows["trad"]["n_features"], rows["ssl [good]"]["n_features"], rows["trad+ssl [good]"]["n_features"]) \
+    == ("5", "2", "7")
+  assert float(rows["ssl [good]"]["auc_mean"]) > 0.8  # the signal is in every ssl column, so in the first component
+  result = run("radiomics-ssl-evaluate", tmp_path / "a.csv", "--labels", tmp_path / "labels.csv", "--label-column",
+               "grade_high", "--id-column", "ID", "--out", reduced, "--repeats", "1", "--ssl-components", "9")
+  assert result.returncode == 2 and "ssl_components=9 is more than the 8 ssl columns" in result.stderr
 
 
 def test_cli_evaluates_the_cases_with_features_and_labels_and_reports_the_rest(tmp_path):
