@@ -41,6 +41,13 @@ FINAL = dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)  # B2, the fin
 PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modules on the final recipe
             "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16)}
 TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
+COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set name), its in-fold PCA 16 (stage, set name)
+  ("A1 untrained, seed 0", ("pretrain-B2-s0", "untrained-s0"), ("pca16-s01", "A1-s0")),
+  ("A1 untrained, seed 1", ("pretrain-B2-s1", "untrained-s1"), ("pca16-s01", "A1-s1")),
+  ("B2, seed 0", ("pretrain-B2-s0", "B2-s0"), ("pca16-s01", "B2-A1-s0")),
+  ("B2, seed 1", ("pretrain-B2-s1", "B2-s1"), ("pca16-s01", "B2-A1-s1")),
+  ("ct-openkbp-siam3d (shipped)", ("shipped", "ct-openkbp-siam3d"), ("pca16-s01", "ct-openkbp-siam3d")),
+]
 
 
 class Lidc(Pipeline):
@@ -257,6 +264,9 @@ def main():
   else:
     print(contract_table(out)[0])
     print(pretrain_table(out))
+    done = [row for row in COMBINATION if all((out / "eval" / f"{LIDC_LABELS[-1]}-{stage}" / "results.csv").is_file()
+                                              for stage, _ in row[1:])]
+    print(combination_table(out, done))
 
 
 if __name__ == "__main__":
