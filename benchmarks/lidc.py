@@ -46,6 +46,8 @@ COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set
   ("A1 untrained, seed 1", ("pretrain-B2-s1", "untrained-s1"), ("pca16-s01", "A1-s1")),
   ("B2, seed 0", ("pretrain-B2-s0", "B2-s0"), ("pca16-s01", "B2-A1-s0")),
   ("B2, seed 1", ("pretrain-B2-s1", "B2-s1"), ("pca16-s01", "B2-A1-s1")),
+  ("A1 untrained, seed 2", ("pretrain-B2-s2", "untrained-s2"), ("pca16-s2", "A1-s2")),
+  ("B2, seed 2", ("pretrain-B2-s2", "B2-s2"), ("pca16-s2", "B2-A1-s2")),
   ("ct-openkbp-siam3d (shipped)", ("shipped", "ct-openkbp-siam3d"), ("pca16-s01", "ct-openkbp-siam3d")),
 ]
 
