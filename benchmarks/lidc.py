@@ -157,6 +157,8 @@ def pretrain_table(out):
   rows = {}  # (seed, encoder) -> {task: (auc, sensitivity)}
   for folder in sorted((out / "eval").glob(f"{LIDC_LABELS[0]}-pretrain-*")):
     stage = folder.name[len(LIDC_LABELS[0]) + 1:]
+    if not all((out / "eval" / f"{task}-{stage}" / "results.csv").is_file() for task in LIDC_LABELS):
+      continue  # a stage still running
     for task in LIDC_LABELS:
       for name, row in read_results(out / "eval" / f"{task}-{stage}").items():
         if name.startswith("ssl ["):
