@@ -151,40 +151,43 @@ def contract_table(out):
   return "\n".join(lines) + f"\n\nCells: seed 0 / seed 1 ssl AUC (10 x 5-fold grouped CV). Winner by the rule: **{winner}**.\n", winner
 
 
+def stage_done(out, stage):
+  """Whether every task of an evaluation stage has its results (a running stage has not)."""
+  return all((out / "eval" / f"{task}-{stage}" / "results.csv").is_file() for task in LIDC_LABELS)
+
+
 def pretrain_table(out):
   """Part B over every pretrain stage run: per seed, the untrained twin and each trained candidate (ssl
   AUC per task, four-task means of AUC and minor-class sensitivity, gains over the twin and over B2)."""
   rows = {}  # (seed, encoder) -> {task: (auc, sensitivity)}
   for folder in sorted((out / "eval").glob(f"{LIDC_LABELS[0]}-pretrain-*")):
     stage = folder.name[len(LIDC_LABELS[0]) + 1:]
-    if not all((out / "eval" / f"{task}-{stage}" / "results.csv").is_file() for task in LIDC_LABELS):
-      continue  # a stage still running
+    if not stage_done(out, stage):
+      continue
     for task in LIDC_LABELS:
       for name, row in read_results(out / "eval" / f"{task}-{stage}").items():
         if name.startswith("ssl ["):
           encoder, seed = name[5:-1].rsplit("-s", 1)
           rows.setdefault((int(seed), encoder), {})[task] = (float(row["auc_mean"]), float(row["sensitivity_mean"]))
+  mean = {key: float(np.mean([cells[t][0] for t in LIDC_LABELS])) for key, cells in rows.items()}
   order = ["untrained"] + list(PRETRAIN)
   lines = ["| seed | encoder | " + " | ".join(LIDC_LABELS) + " | mean AUC | mean sensitivity | − untrained | − B2 |",
            "|---|---|" + "---|" * (len(LIDC_LABELS) + 4)]
   for seed, encoder in sorted(rows, key=lambda key: (key[0], order.index(key[1]))):
     cells = rows[(seed, encoder)]
-    if len(cells) < len(LIDC_LABELS):
-      continue
-    mean = {e: float(np.mean([rows[(seed, e)][t][0] for t in LIDC_LABELS])) for e in order
-            if len(rows.get((seed, e), {})) == len(LIDC_LABELS)}
     sensitivity = np.mean([cells[t][1] for t in LIDC_LABELS])
-    versus = [f"{mean[encoder] - mean[e]:+.3f}" if e in mean and encoder not in (e, "untrained") else ""
-              for e in ("untrained", "B2")]
+    versus = [f"{mean[(seed, encoder)] - mean[(seed, e)]:+.3f}" if (seed, e) in mean and encoder not in (e, "untrained")
+              else "" for e in ("untrained", "B2")]
     lines.append(f"| {seed} | {encoder} | " + " | ".join(f"{cells[t][0]:.3f} ({cells[t][1]:.2f})" for t in LIDC_LABELS)
-                 + f" | {mean[encoder]:.3f} | {sensitivity:.3f} | " + " | ".join(versus) + " |")
+                 + f" | {mean[(seed, encoder)]:.3f} | {sensitivity:.3f} | " + " | ".join(versus) + " |")
   return "\n".join(lines) + "\n\nCells: ssl AUC, mean of 10 repeats (minor-class sensitivity).\n"
 
 
 def combination_table(out, pairs):
   """Part C: trad+ssl − trad, paired per repeat, with the plain concatenation and with the in-fold PCA.
   `pairs`: [(encoder, (plain stage, set name), (reduced stage, set name))]."""
-  lines = ["| encoder | ssl block | " + " | ".join(LIDC_LABELS) + " | four-task mean |", "|---|---|" + "---|" * 5]
+  lines = ["| encoder | ssl block | " + " | ".join(LIDC_LABELS) + " | four-task mean |",
+           "|---|---|" + "---|" * (len(LIDC_LABELS) + 1)]
   for encoder, *variants in pairs:
     for kind, (stage, name) in zip(("plain (256)", "PCA 16, in-fold"), variants):
       diffs = []
@@ -268,9 +271,7 @@ def main():
   else:
     print(contract_table(out)[0])
     print(pretrain_table(out))
-    done = [row for row in COMBINATION if all((out / "eval" / f"{LIDC_LABELS[-1]}-{stage}" / "results.csv").is_file()
-                                              for stage, _ in row[1:])]
-    print(combination_table(out, done))
+    print(combination_table(out, [row for row in COMBINATION if all(stage_done(out, stage) for stage, _ in row[1:])]))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import collections
 
 import numpy as np
 
-from radiomics_ssl.evaluate.protocol import cross_validate, metrics
+from radiomics_ssl.evaluate.protocol import cross_validate, metrics, reduction
 
 
 def feature_sets(trad, ssl_by_name, sets=("trad", "ssl", "trad+ssl")):
@@ -27,7 +27,6 @@ def compare(sets, y, protocol, groups=None, positive="1", progress=None):
   results, records = [], collections.OrderedDict()
   for name, (matrix, first_ssl) in (progress(sets.items(), desc="feature sets") if progress else sets.items()):
     records[name] = cross_validate(matrix, y, protocol, groups, first_ssl)
-    reduced = protocol.ssl_components is not None and first_ssl is not None
-    results.append((name, first_ssl + protocol.ssl_components if reduced else matrix.shape[1],
-                    metrics(records[name], positive=positive)))
+    reduce = reduction(protocol, first_ssl)
+    results.append((name, matrix.shape[1] if reduce is None else sum(reduce), metrics(records[name], positive=positive)))
   return results, records

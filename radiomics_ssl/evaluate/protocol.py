@@ -22,18 +22,27 @@ from radiomics_ssl.config import Protocol  # noqa: F401  (the protocol's setting
 def make_classifier(c, class_weight=None, reduce=None):
   """Median imputation (pyradiomics can emit NaN), standardisation, linear SVM: fitted as one unit.
 
-  `reduce` = (first ssl column, K): the ssl block (that column to the last) is imputed, standardised
-  and replaced by its first K principal components, whitened to unit variance; the columns before it
-  are imputed and standardised as usual. PCA is part of the unit, so it only sees the rows the unit
-  is fitted on."""
+  `reduce` = (first ssl column, K) from `reduction`: the ssl block (that column to the last) is
+  imputed, standardised and replaced by its first K principal components, whitened to unit variance;
+  the columns before it are imputed and standardised as usual. PCA is part of the unit, so it only
+  sees the rows the unit is fitted on."""
   svm = LinearSVC(C=c, class_weight=class_weight, max_iter=20000)
   if reduce is None:
-    return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), svm)
+    return make_pipeline(*_standardised(), svm)
   first_ssl, components = reduce
-  ssl = ("ssl", make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
-                              PCA(components, whiten=True, svd_solver="full")), slice(first_ssl, None))
-  classical = ("classical", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), slice(0, first_ssl))
+  ssl = ("ssl", make_pipeline(*_standardised(), PCA(components, whiten=True, svd_solver="full")), slice(first_ssl, None))
+  classical = ("classical", make_pipeline(*_standardised()), slice(0, first_ssl))
   return make_pipeline(ColumnTransformer([classical, ssl] if first_ssl else [ssl]), svm)
+
+
+def _standardised():
+  return SimpleImputer(strategy="median"), StandardScaler()
+
+
+def reduction(protocol, first_ssl):
+  """-> (first ssl column, K) when `protocol` reduces the ssl block and the matrix has one (its ssl
+  block begins at `first_ssl`, None without), else None."""
+  return None if protocol.ssl_components is None or first_ssl is None else (first_ssl, protocol.ssl_components)
 
 
 def choose_c(x, y, protocol, seed, groups=None, reduce=None):
@@ -86,7 +95,7 @@ def cross_validate(x, y, protocol=Protocol(), groups=None, first_ssl=None):
   None when x has no ssl block, which is then never reduced."""
   x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
   groups = None if groups is None else np.asarray(groups)
-  reduce = None if protocol.ssl_components is None or first_ssl is None else (first_ssl, protocol.ssl_components)
+  reduce = reduction(protocol, first_ssl)
   if reduce and x.shape[1] - first_ssl < protocol.ssl_components:
     raise ValueError(f"ssl_components={protocol.ssl_components} is more than the {x.shape[1] - first_ssl} ssl columns")
   records = []
