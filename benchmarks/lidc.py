@@ -39,7 +39,8 @@ SEEDS = (0, 1)
 RECIPE = {"batch_size": 16, "lr": 0.02, "iterations": 600, "export": "last"}  # part B, fixed before any result
 FINAL = dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)  # B2, the final recipe
 PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modules on the final recipe
-            "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16)}
+            "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16),
+            "B3": dict(FINAL, reconstruction_weight=1.0)}  # PREREGISTRATION-3.md: a reconstruction target beside B2
 TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
 COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set name), its in-fold PCA 16 (stage, set name)
   ("A1 untrained, seed 0", ("pretrain-B2-s0", "untrained-s0"), ("pca16-s01", "A1-s0")),

@@ -156,6 +156,7 @@ class TrainConfig:
   output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
   variance_weight: float = 0.0  # siam3d: VICReg's variance term on the encoder outputs (train/loss.py), 0 = off
   covariance_weight: float = 0.0  # siam3d: VICReg's covariance term on the encoder outputs, 0 = off
+  reconstruction_weight: float = 0.0  # siam3d: redraw each view from its encoder outputs (train/reconstruction.py), 0 = off
   rubik_permutations: int = 24  # method rubik: permutation classes
   balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
   bank_refresh: int = 1  # cases the bank re-encodes per iteration
@@ -179,6 +180,9 @@ class TrainConfig:
            self.covariance_weight), "and covariance_weight must be >= 0")
     _check(self.method == "siam3d" or not (self.variance_weight or self.covariance_weight), "method", self.method,
            "must be siam3d with variance_weight or covariance_weight")
+    _check(self.reconstruction_weight >= 0, "reconstruction_weight", self.reconstruction_weight, "must be >= 0")
+    _check(self.method == "siam3d" or not self.reconstruction_weight, "method", self.method,
+           "must be siam3d with reconstruction_weight")
     _check(self.rubik_permutations >= 2, "rubik_permutations", self.rubik_permutations, "must be >= 2")
     _check(self.balance_features in ("bank", "fresh"), "balance_features", self.balance_features, "must be bank or fresh")
     _check(self.bank_refresh >= 0, "bank_refresh", self.bank_refresh, "must be >= 0")

@@ -16,7 +16,7 @@ import torch
 
 from radiomics_ssl import config as config_defaults
 from radiomics_ssl.model import Siam3d
-from radiomics_ssl.train import distributed, rubik
+from radiomics_ssl.train import distributed, reconstruction, rubik
 from radiomics_ssl.train.loss import siam_loss, variance_covariance
 
 
@@ -52,7 +52,10 @@ class Siam3dMethod(Method):
   views = 2
 
   def build(self, encoder):
-    return Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)
+    net = Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)
+    if self.config.reconstruction_weight:
+      net.decoder = reconstruction.Decoder3d(encoder.feature_dim)  # trained beside the encoder, never exported
+    return net
 
   def fixed_lr_parameters(self, net):
     """SimSiam keeps the predictor's lr constant while the encoder's decays [8]."""
@@ -60,7 +63,7 @@ class Siam3dMethod(Method):
 
   def loss(self, net, views, batch):
     config = self.config
-    if config.variance_weight or config.covariance_weight:
+    if config.variance_weight or config.covariance_weight or config.reconstruction_weight:
       return self._regularised_loss(net, views, batch)
     t1, t2, r1, r2 = net(*views)
     if distributed.world_size() == 1:
@@ -73,18 +76,26 @@ class Siam3dMethod(Method):
 
 
   def _regularised_loss(self, net, views, batch):
-    """Eq. 2 plus VICReg's variance and covariance terms on the encoder's own outputs (both views),
-    weighted by `variance_weight` and `covariance_weight`: the features that are extracted keep
-    their spread and stay decorrelated while the views are pulled together (one process only)."""
+    """Eq. 2 plus terms on the encoder's own outputs e (both views; the features that are extracted):
+    VICReg's variance and covariance terms, weighted by `variance_weight` and `covariance_weight`,
+    keep them spread and decorrelated while the views are pulled together; the reconstruction
+    term, weighted by `reconstruction_weight`, asks them to redraw their view (one process only)."""
     if distributed.world_size() > 1:
-      raise ValueError("variance_weight and covariance_weight are single-process options (batch statistics)")
+      raise ValueError("variance_weight, covariance_weight and reconstruction_weight are single-process options "
+                       "(batch statistics)")
+    config = self.config
     t1, t2, r1, r2, e1, e2 = net(*views, with_features=True)
     siam = siam_loss(t1, t2, r1, r2, batch.weights)
     terms = [variance_covariance(e) for e in (e1, e2)]
     variance, covariance = sum(t[0] for t in terms) / 2, sum(t[1] for t in terms) / 2
-    loss = siam + self.config.variance_weight * variance + self.config.covariance_weight * covariance
-    return loss, loss, torch.cat([r1, r2]), {"siam_loss": float(siam.detach()), "variance_term": float(variance.detach()),
-                                             "covariance_term": float(covariance.detach())}
+    loss = siam + config.variance_weight * variance + config.covariance_weight * covariance
+    metrics = {"siam_loss": float(siam.detach()), "variance_term": float(variance.detach()),
+               "covariance_term": float(covariance.detach())}
+    if config.reconstruction_weight:
+      redrawn = sum(reconstruction.reconstruction_loss(net.decoder(e), view) for e, view in zip((e1, e2), views)) / 2
+      loss = loss + config.reconstruction_weight * redrawn
+      metrics["reconstruction_term"] = float(redrawn.detach())
+    return loss, loss, torch.cat([r1, r2]), metrics
 
 
 class RandomMethod(Siam3dMethod):
