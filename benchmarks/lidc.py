@@ -4,6 +4,7 @@ encoder of the same contract, on the four imbalanced tasks, grouped by patient
 
   python benchmarks/lidc.py ../shared/data results/lidc contracts          # part A: untrained candidates
   python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B1 B2 --seeds 0
+  python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B3 B4 --seeds 0   # -3.md, -4.md
   python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... [--sets trad,ssl,trad+ssl]
   python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... --name pca16 --ssl-components 16
   python benchmarks/lidc.py ../shared/data results/lidc report             # tables from what has been run
@@ -24,7 +25,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import REPO, Pipeline  # noqa: E402
 
-from radiomics_ssl.datasets import LIDC_LABELS  # noqa: E402
+from radiomics_ssl.cases import read_batch_csv  # noqa: E402
+from radiomics_ssl.datasets import COLUMNS, LIDC_LABELS, write_batch_csv  # noqa: E402
 
 CONTRACTS = {  # part A of the pre-registration: (contract fields, untrained seeds)
   "A0": {"spacing_mm": 2.0, "window": [-200.0, 300.0]},
@@ -40,7 +42,11 @@ RECIPE = {"batch_size": 16, "lr": 0.02, "iterations": 600, "export": "last"}  # 
 FINAL = dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)  # B2, the final recipe
 PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modules on the final recipe
             "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16),
-            "B3": dict(FINAL, reconstruction_weight=1.0)}  # PREREGISTRATION-3.md: a reconstruction target beside B2
+            "B3": dict(FINAL, reconstruction_weight=1.0),  # PREREGISTRATION-3.md: a reconstruction target beside B2
+            "B4": FINAL}  # PREREGISTRATION-4.md: B2 on the nodules and the sub-volumes below
+SUBVOLUMES = {"pyradiomics-ct": 150, "openkbp-ptv": 8}  # B4's whole-scan sub-volumes: cohort -> per scan (seed 0)
+SUBVOLUME_RANGE = (-950, -500)  # HU: aerated lung
+WITH_SUBVOLUMES = ("B4",)
 TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
 COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set name), its in-fold PCA 16 (stage, set name)
   ("A1 untrained, seed 0", ("pretrain-B2-s0", "untrained-s0"), ("pca16-s01", "A1-s0")),
@@ -88,8 +94,21 @@ class Lidc(Pipeline):
     """Part B: `candidate`'s recipe on the dev nodules (labels unused) with a part-A contract -> weights."""
     config = self.work / f"pretrain-{candidate}-{contract}.yaml"
     config.write_text(yaml.safe_dump(dict(PRETRAIN[candidate], contract=dict(CONTRACTS[contract], modality="CT", box=32))))
-    return self.train(f"{candidate}-{contract}-s{seed}", self.cases(), "--config", config, "--seed", seed,
-                      "--cache", self.work / f"cache-{contract}")
+    return self.train(f"{candidate}-{contract}-s{seed}", self.training_cases(candidate), "--config", config,
+                      "--seed", seed, "--cache", self.work / f"cache-{contract}")
+
+  def training_cases(self, candidate):
+    """The dev nodules; for WITH_SUBVOLUMES, with the SUBVOLUMES of whole scans and the labels dropped."""
+    if candidate not in WITH_SUBVOLUMES:
+      return self.cases()
+    rows = read_batch_csv(self.cases())
+    for cohort, per_scan in SUBVOLUMES.items():
+      folder = self.work / f"subvolumes-{cohort}"
+      if not (folder / "subvolumes.csv").is_file():
+        self.sh("radiomics-ssl-subvolumes", self.cohort_csv(cohort, [cohort]), "--out", folder, "--per-scan", per_scan,
+                "--range", *SUBVOLUME_RANGE, "--seed", 0)
+      rows += read_batch_csv(folder / "subvolumes.csv")
+    return write_batch_csv(self.work / "train-nodules-subvolumes.csv", [{c: row[c] for c in COLUMNS} for row in rows])
 
   def evaluate_tasks(self, features, stage, sets, ssl_components=None):
     """radiomics-ssl-evaluate of {name: features CSV} beside the classical features, per task (with the
