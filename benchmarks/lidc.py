@@ -44,8 +44,8 @@ PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modu
             "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16),
             "B3": dict(FINAL, reconstruction_weight=1.0),  # PREREGISTRATION-3.md: a reconstruction target beside B2
             "B4": FINAL}  # PREREGISTRATION-4.md: B2 on the nodules and the sub-volumes below
-SUBVOLUMES = {"pyradiomics-ct": 150, "openkbp-ptv": 8}  # B4's whole-scan sub-volumes: cohort -> per scan (seed 0)
-SUBVOLUME_RANGE = (-950, -500)  # HU: aerated lung
+SUBVOLUMES = {"pyradiomics-ct": 150, "openkbp-ptv": 8}  # B4's whole-scan sub-volumes: cohort -> per scan
+SUBVOLUME_DRAW = {"--range": (-950, -500), "--size": (4, 20), "--margin": 16, "--spacing": 16, "--seed": 0}  # -4.md
 WITH_SUBVOLUMES = ("B4",)
 TIE = 0.005  # a candidate within this of a lower-numbered one loses to it
 COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set name), its in-fold PCA 16 (stage, set name)
@@ -102,11 +102,11 @@ class Lidc(Pipeline):
     if candidate not in WITH_SUBVOLUMES:
       return self.cases()
     rows = read_batch_csv(self.cases())
+    draw = [str(v) for option, value in SUBVOLUME_DRAW.items() for v in (option, *np.atleast_1d(value))]
     for cohort, per_scan in SUBVOLUMES.items():
-      folder = self.work / f"subvolumes-{cohort}"
-      if not (folder / "subvolumes.csv").is_file():
-        self.sh("radiomics-ssl-subvolumes", self.cohort_csv(cohort, [cohort]), "--out", folder, "--per-scan", per_scan,
-                "--range", *SUBVOLUME_RANGE, "--seed", 0)
+      folder = self.work / ("subvolumes-" + "_".join([cohort, str(per_scan)] + [d[2:] if d.startswith("--") else d for d in draw]))
+      if not (folder / "subvolumes.csv").is_file():  # the folder's name holds every parameter of the draw
+        self.sh("radiomics-ssl-subvolumes", self.cohort_csv(cohort, [cohort]), "--out", folder, "--per-scan", per_scan, *draw)
       rows += read_batch_csv(folder / "subvolumes.csv")
     return write_batch_csv(self.work / "train-nodules-subvolumes.csv", [{c: row[c] for c in COLUMNS} for row in rows])
 

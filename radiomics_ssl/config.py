@@ -156,7 +156,8 @@ class TrainConfig:
   output_norm: bool = True  # BN on the encoder output during training only (see model.Siam3d)
   variance_weight: float = 0.0  # siam3d: VICReg's variance term on the encoder outputs (train/loss.py), 0 = off
   covariance_weight: float = 0.0  # siam3d: VICReg's covariance term on the encoder outputs, 0 = off
-  reconstruction_weight: float = 0.0  # siam3d: redraw each view from its encoder outputs (train/reconstruction.py), 0 = off
+  reconstruction_weight: float = 0.0  # siam3d: redraw each view from its encoder outputs (train/reconstruction.py), 0 = off;
+  # like the VICReg terms it is a batch mean, not weighted by RE
   rubik_permutations: int = 24  # method rubik: permutation classes
   balance_features: str = "bank"  # RE/SE features: 'bank' (see train/bank.py) or 'fresh' (paper: encode N per step)
   bank_refresh: int = 1  # cases the bank re-encodes per iteration

@@ -65,7 +65,7 @@ def test_the_term_trains_and_only_the_encoder_is_exported(nodules, tmp_path):
   assert len(records) == 60
   for record in records:
     assert record["loss"] == pytest.approx(record["siam_loss"] + record["variance_term"] + 0.04 * record["covariance_term"]
-                                           + record["reconstruction_term"], rel=1e-5)
+                                           + record["reconstruction_term"], rel=1e-5, abs=1e-6)
   term = [r["reconstruction_term"] for r in records]  # noisy per batch: 2 of the 12 boxes hold most of the contrast
   assert np.median(term[-20:]) < 0.8 * np.median(term[:10]), term
   loaded = weights_io.load(weights_file)
