@@ -6,6 +6,7 @@ import pytest
 import SimpleITK as sitk
 
 from helpers import run
+from radiomics_ssl.cases import read_batch_csv
 from radiomics_ssl.config import Contract, TrainConfig
 from radiomics_ssl.datasets import cohort_rows, write_batch_csv
 from radiomics_ssl.train.augment import region_size
@@ -85,13 +86,7 @@ def test_cli_writes_the_csv_and_names_scans_without_voxels_in_range(scans, tmp_p
 def test_an_unreadable_scan_is_named(scans, tmp_path):
   broken = tmp_path / "broken.nrrd"
   broken.write_bytes(b"NRRD0004\nnot an image\n")
-  with open(scans, newline="") as stream:
-    rows = list(csv.DictReader(stream))
-  rows.append(dict(rows[0], ID="broken", Image=str(broken)))
-  bad_csv = tmp_path / "bad.csv"
-  with open(bad_csv, "w", newline="") as stream:
-    writer = csv.DictWriter(stream, list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  rows = read_batch_csv(scans)
+  bad_csv = write_batch_csv(tmp_path / "bad.csv", rows + [dict(rows[0], ID="broken", Image=str(broken))])
   result = run("radiomics-ssl-subvolumes", bad_csv, "--out", tmp_path / "sv", "--per-scan", "2", "--range", "-950", "-500", "--size", "4", "20")
   assert result.returncode == 1 and f"{broken}: cannot read image" in result.stderr
