@@ -56,6 +56,8 @@ COMBINATION = [  # part C (PREREGISTRATION-2.md): encoder, its plain (stage, set
   ("A1 untrained, seed 2", ("pretrain-B2-s2", "untrained-s2"), ("pca16-s2", "A1-s2")),
   ("B2, seed 2", ("pretrain-B2-s2", "B2-s2"), ("pca16-s2", "B2-A1-s2")),
   ("ct-openkbp-siam3d (shipped)", ("shipped", "ct-openkbp-siam3d"), ("pca16-s01", "ct-openkbp-siam3d")),
+  ("B3, seed 0", ("pretrain-B3-s0", "B3-s0"), ("pca16-B3-B4-s0", "B3-A1-s0")),  # PREREGISTRATION-3.md
+  ("B4, seed 0", ("pretrain-B4-s0", "B4-s0"), ("pca16-B3-B4-s0", "B4-A1-s0")),  # PREREGISTRATION-4.md
 ]
 
 
