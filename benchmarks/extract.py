@@ -36,10 +36,10 @@ radiomics_ssl.register()
 
 
 def matmul_peak(dtype, threads, n=2048, repeats=5):
-  from radiomics_ssl.inference import intra_op_threads
+  from radiomics_ssl.inference import numerics_scope
 
   a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-  with intra_op_threads(threads):
+  with numerics_scope(torch.device("cpu"), "fp32", threads):
     torch.mm(a, b)
     return 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
 

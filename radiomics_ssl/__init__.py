@@ -12,7 +12,7 @@ __version__ = "0.3.0"
 
 
 def register():
-  """Register the ssl feature class and its settings with pyradiomics (idempotent)."""
+  """Register the ssl feature class and its settings with pyradiomics (idempotent) -> the names it changed."""
   from radiomics_ssl.extract import register as install
 
-  install()
+  return install()

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from radiomics_ssl import weights as weights_io
-from radiomics_ssl.config import DEVICE_PATTERN, PRECISIONS
+from radiomics_ssl.config import DEFAULT_CUDA_BATCH, DEVICE_PATTERN, PRECISIONS
 
 logger = logging.getLogger(__name__)
 # Features agree across machines within this share of their largest magnitude (README, "Reproducibility").
@@ -61,9 +61,6 @@ class LoadedEncoder:
     if precision not in PRECISIONS:
       raise ValueError(f"sslPrecision={precision!r} is not one of {PRECISIONS}")
     self.weights, self.device, self.precision, self.threads = weights, device, precision, threads
-    if device.type == "cuda" and precision == "fp32":  # TF32 (cuDNN's default) moved features by 1.6e-3 on an H200
-      torch.backends.cudnn.allow_tf32 = False
-      torch.backends.cuda.matmul.allow_tf32 = False
     self.channels_last = device.type == "cpu"  # oneDNN's fast 3D convolution layout (benchmarks/extract.py)
     encoder = weights_io.build_encoder(weights).to(device)
     self.encoder = encoder.to(memory_format=torch.channels_last_3d) if self.channels_last else encoder
@@ -72,6 +69,12 @@ class LoadedEncoder:
   def contract(self):
     return self.weights.contract
 
+  @property
+  def default_batch(self):
+    """ROIs per encoder call unless asked otherwise: 1 on the CPU (bit-identical values whatever
+    else is encoded), DEFAULT_CUDA_BATCH on CUDA."""
+    return DEFAULT_CUDA_BATCH if self.device.type == "cuda" else 1
+
   def encode(self, boxes):
     """boxes: (B, D, H, W) float32 in [0, 255] -> (B, feature_dim) float64 features."""
     import torch
@@ -79,7 +82,7 @@ class LoadedEncoder:
     x = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))[:, None].to(self.device)
     if self.channels_last:
       x = x.contiguous(memory_format=torch.channels_last_3d)
-    with torch.inference_mode(), intra_op_threads(self.threads if self.device.type == "cpu" else None), \
+    with torch.inference_mode(), numerics_scope(self.device, self.precision, self.threads), \
          torch.autocast(self.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
       features = self.encoder(x)
     return features.double().cpu().numpy()
@@ -96,6 +99,13 @@ class LoadedEncoder:
       start += len(tiles)
       vectors.append(tiles[0] if len(tiles) == 1 else prepared.weights @ tiles / prepared.weights.sum())
     return vectors
+
+
+  def encode_each(self, prepared_rois, batch=1):
+    """encode_rois `batch` ROIs per call (1: one call per ROI, what makes the CPU's values
+    bit-identical whatever else is encoded beside them) -> one vector per ROI."""
+    return [vector for start in range(0, len(prepared_rois), batch)
+            for vector in self.encode_rois(prepared_rois[start:start + batch])]
 
 
 def get_encoder(weights_name, device_name="auto", precision="fp32", threads=1):
@@ -136,15 +146,22 @@ def numerics(encoder):
 
 
 @contextlib.contextmanager
-def intra_op_threads(count):
-  """Run torch CPU ops with `count` intra-op threads, then restore the process's setting (None: as is)."""
+def numerics_scope(device, precision, threads):
+  """The encoder's numerics for the duration of one call, then the caller's own settings back:
+  - on the CPU, `threads` intra-op threads (oneDNN's reductions depend on the count);
+  - on CUDA at fp32, TF32 off (cuDNN's default TF32 moved features by 1.6e-3 on an H200).
+  A user who calls the API inside their own torch program keeps their thread count and TF32 flags."""
   import torch
 
-  previous = torch.get_num_threads()
-  if count is not None and count != previous:
-    torch.set_num_threads(count)
+  previous_threads = torch.get_num_threads()
+  previous_tf32 = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+  if device.type == "cpu" and threads is not None and threads != previous_threads:
+    torch.set_num_threads(threads)
+  if device.type == "cuda" and precision == "fp32":
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
   try:
     yield
   finally:
-    if torch.get_num_threads() != previous:
-      torch.set_num_threads(previous)
+    if torch.get_num_threads() != previous_threads:
+      torch.set_num_threads(previous_threads)
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = previous_tf32

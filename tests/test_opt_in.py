@@ -1,5 +1,5 @@
-"""The opt-in: `radiomics_ssl.register()` (or importing `radiomics_ssl.extract`) registers the ssl
-class with pyradiomics; nothing else does, whatever the import order or the install mode.
+"""The opt-in: `radiomics_ssl.register()` registers the ssl class with pyradiomics and changes only
+what it lists; nothing else does (no import), whatever the import order or the install mode.
 
 Each check runs in a fresh interpreter, because registration is per process. Two start-ups are
 tried: a plain `pip install .`, whose interpreter has not imported `importlib` when the script
@@ -56,8 +56,37 @@ def test_register_is_the_opt_in_whatever_was_imported_before(first, start_up):
 
 
 @pytest.mark.parametrize("start_up", START_UPS)
-def test_importing_the_extraction_wing_opts_in(start_up):
-  assert python(f"import radiomics_ssl.extract, radiomics\nprint({REGISTRY})", start_up) == ["True"]
+def test_importing_the_extraction_wing_changes_nothing(start_up):
+  code = f"{STOCK}import radiomics_ssl.extract, radiomics_ssl.extract.cli\nprint({REGISTRY}, {PRISTINE})"
+  assert python(code, start_up) == ["False", "True"]
+
+
+def test_register_changes_exactly_what_it_lists():
+  """register() returns the names it changes; every other attribute of pyradiomics' modules, and
+  of its extractor class, is the object it was (the thin-axis guard among them: extract/thin_axes.py)."""
+  code = (
+    "import json, radiomics, radiomics.featureextractor as fe, radiomics.imageoperations as io, radiomics_ssl\n"
+    "def snapshot():\n"
+    "  items = {f'radiomics.{k}': v for k, v in vars(radiomics).items()}\n"
+    "  items.update({f'radiomics.featureextractor.{k}': v for k, v in vars(fe).items()})\n"
+    "  items.update({f'radiomics.imageoperations.{k}': v for k, v in vars(io).items()})\n"
+    "  items.update({f'RadiomicsFeatureExtractor.{k}': v for k, v in vars(fe.RadiomicsFeatureExtractor).items()})\n"
+    "  items.update({f\"radiomics.getFeatureClasses()['{k}']\": v for k, v in radiomics.getFeatureClasses().items()})\n"
+    "  return items\n"
+    "before = snapshot()\n"
+    "listed = radiomics_ssl.register()\n"
+    "after = snapshot()\n"
+    "changed = sorted(k for k in set(before) | set(after) if before.get(k) is not after.get(k))\n"
+    "print(json.dumps([sorted(listed), changed]))\n"
+  )
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr
+  import json
+
+  listed, changed = json.loads(result.stdout)
+  assert changed == listed == sorted(["radiomics.getFeatureClasses()['ssl']", "radiomics.getParameterValidationFiles",
+                                      "radiomics.featureextractor.getParameterValidationFiles",
+                                      "RadiomicsFeatureExtractor.execute"])
 
 
 def test_the_package_inspects_no_interpreter_internals():

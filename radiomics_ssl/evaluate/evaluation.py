@@ -9,8 +9,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from radiomics_ssl.config import Protocol
-from radiomics_ssl.evaluate.features import feature_matrix, is_ssl, is_trad, load_labels, read_column, read_csv
+from radiomics_ssl.config import EVALUATION_DEFAULTS, Protocol
+from radiomics_ssl.evaluate.features import feature_matrix, load_labels, read_column
+from radiomics_ssl.tables import is_classical, is_ssl, read_csv, read_iccs
 
 DEFAULT = Protocol()
 DEFAULT_SETS = ("trad", "ssl", "trad+ssl")
@@ -24,9 +25,10 @@ class Evaluation:
   written: list  # file names under out_dir
 
 
-def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, names=None, out_dir="evaluation",
-             positive="1", sets=DEFAULT_SETS, label_id_column=None, trad_csv=None, group_column=None, robust_csv=None,
-             min_icc=0.9):
+def evaluate(features, labels_csv, label_column, id_column, *, protocol=DEFAULT, names=None,
+             out_dir=EVALUATION_DEFAULTS["out_dir"], positive=EVALUATION_DEFAULTS["positive"], sets=DEFAULT_SETS,
+             label_id_column=None, trad_csv=None, group_column=None, robust_csv=None,
+             min_icc=EVALUATION_DEFAULTS["min_icc"]):
   """Run the protocol for every feature set; writes tables, predictions and plots -> Evaluation."""
   import numpy as np
   from tqdm import tqdm
@@ -57,7 +59,7 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   os.makedirs(out_dir, exist_ok=True)
   results, records_by_set = compare(feature_sets(trad, ssl_matrices, sets), y, protocol, groups, positive,
                                     functools.partial(tqdm, disable=None))
-  title = (f"{label_column}: n={len(y)} {counts}, {protocol.n_splits}-fold stratified CV x {protocol.repeats} repeats"
+  title = (f"{label_column}: {len(y)} cases {counts}, {protocol.n_splits}-fold stratified CV x {protocol.repeats} repeats"
            f"{f', grouped by {group_column}' if group_column else ''}, label fraction {protocol.label_fraction:g}, "
            f"class weight {protocol.class_weight or 'none'}"
            + (f", ssl block reduced in each training fold to {protocol.ssl_components} principal components"
@@ -67,7 +69,7 @@ def evaluate(features, labels_csv, label_column, id_column, protocol=DEFAULT, na
   write_predictions(records_by_set, ids, out_dir)
   if len(counts) == 2:
     plot_roc(records_by_set, positive, os.path.join(out_dir, "roc.png"),
-             f"{label_column}: n={len(y)}, {protocol.n_splits}-fold CV x {protocol.repeats} repeats")
+             f"{label_column}: {len(y)} cases, {protocol.n_splits}-fold CV x {protocol.repeats} repeats")
     written.append("roc.png")
   if ssl_matrices:
     plot_correlation_density(ssl_matrices, os.path.join(out_dir, "ssl_correlation.png"))
@@ -80,7 +82,7 @@ def aligned_matrices(features, names, trad_csv, labels, id_column, label_column,
   in every CSV, rows in one order; the cases left out on either side are added to `notes`."""
   matrices = {}  # feature set -> (ids, X), each over the labelled cases that have values in its CSV
   if any(name.startswith("trad") for name in sets):
-    matrices["trad"] = _robust_matrix(trad_csv, id_column, labels, is_trad, robust, "trad", notes)
+    matrices["trad"] = _robust_matrix(trad_csv, id_column, labels, is_classical, robust, "trad", notes)
   for name, path in zip(names, features):
     if path == trad_csv and not any(is_ssl(c) for c in read_csv(path)[0]):
       continue  # the classical-features CSV given as the first FEATURES
@@ -112,8 +114,6 @@ def robust_filter(robust_csv, min_icc, notes):
   this choice leaks nothing into the folds."""
   if not robust_csv:
     return None
-  from radiomics_ssl.robustness.study import read_iccs
-
   iccs = read_iccs(robust_csv)
   kept = {feature for feature, icc in iccs.items() if icc >= min_icc}
   notes.append(f"robust features (ICC(1,1) >= {min_icc:g} in {robust_csv}): {len(kept)} of {len(iccs)}")

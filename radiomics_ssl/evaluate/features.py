@@ -1,34 +1,7 @@
 """Reading a `pyradiomicsssl` features CSV and a labels CSV into the paper's feature sets."""
-import csv
-
 import numpy as np
 
-
-def write_csv(path, rows):
-  """Rows (dicts) as a CSV with every column any row has, in first-seen order (an empty file without rows)."""
-  columns = list(dict.fromkeys(key for row in rows for key in row))
-  with open(path, "w", newline="") as stream:
-    if columns:
-      writer = csv.DictWriter(stream, columns)
-      writer.writeheader()
-      writer.writerows(rows)
-
-
-def read_csv(path):
-  with open(path, newline="") as stream:
-    reader = csv.DictReader(stream)
-    return reader.fieldnames or [], list(reader)
-
-
-def is_ssl(column):
-  return "_ssl_" in column and not column.startswith("diagnostics_")
-
-
-def is_trad(column):
-  """Classical features: every non-diagnostic pyradiomics feature column that is not ssl."""
-  prefixes = ("original_", "wavelet", "log-", "square", "squareroot_", "logarithm_", "exponential_", "gradient_",
-              "lbp-")
-  return column.startswith(prefixes) and not is_ssl(column)
+from radiomics_ssl.tables import number, read_csv
 
 
 MISSING_LABELS = ("", "na", "n/a", "nan", "none", "null", "?")  # read as 'no label', case-insensitive
@@ -92,8 +65,3 @@ def read_column(path, column, id_column, ids):
   return [by_id[case] for case in ids]
 
 
-def number(text):
-  try:
-    return float(text)
-  except (TypeError, ValueError):
-    return np.nan

@@ -22,7 +22,7 @@ def write_tables(results, out_dir, title):
     writer.writerow(["feature_set", "n_features"] + [f"{m}_{s}" for m in names for s in ("mean", "sd")])
     for label, count, values in results:
       writer.writerow([label, count] + [f"{values[m][i]:.4f}" if m in values else "" for m in names for i in (0, 1)])
-  lines = [f"## {title}", "", "| feature set | n | " + " | ".join(names) + " |",
+  lines = [f"## {title}", "", "| feature set | features | " + " | ".join(names) + " |",
            "|---|---|" + "---|" * len(names)]
   for label, count, values in results:
     cells = [f"{values[m][0]:.3f} ± {values[m][1]:.3f}" if m in values else "" for m in names]

@@ -1,7 +1,8 @@
-"""The extraction wing: the only code that registers with or patches pyradiomics.
+"""The extraction wing: the only code that registers with pyradiomics or calls into it.
 
-Importing it (which `import radiomics_ssl` does) is the opt-in: see registration.py.
+Importing it changes nothing; `radiomics_ssl.register()` is the opt-in (registration.py), and the
+console scripts call it in their `main`.
 """
 from radiomics_ssl.extract.registration import register
 
-register()
+__all__ = ["register"]

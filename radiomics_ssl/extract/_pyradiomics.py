@@ -7,7 +7,7 @@ pyradiomics 3.0.1 offers no public hook for these, so the extraction wing reache
   batch stopped) and `--validate`'s loop (replaced by a full check of each case), called by `run()`;
 - `PyRadiomicsCommandLine` attributes it sets before the case loop: `args`, `logging_config`,
   `num_workers`, `case_count`;
-- `parser._actions`: argparse's list of actions, to give `--version` our text;
+- `parser._actions`: argparse's list of actions, to give `--version` our text and `--out` a path;
 - `radiomics.scripts.segment._configureParallelExtraction`: worker logging and one SimpleITK thread.
 `require()` checks them all at import, and tests/extract/test_pyradiomics_private.py pins them, so a
 pyradiomics that renames one fails with a message naming it instead of deep inside a batch.
@@ -43,6 +43,14 @@ def require():
   if missing:
     raise ImportError(f"pyradiomicsssl needs private pyradiomics names that pyradiomics {radiomics.__version__} lacks: "
                       f"{missing}; it was built against pyradiomics 3.0.1")
+
+
+def set_out_to_path(parser, help_text):
+  """`--out` as a path (pyradiomics opens it for appending as it parses; extract/output.py decides
+  how to write it, once there is something to write)."""
+  for action in parser._actions:
+    if action.dest == "out":
+      action.type, action.help = str, help_text
 
 
 def set_version_text(parser, text):

@@ -1,18 +1,17 @@
-"""pyradiomicsssl's two stages: a per-case step that computes the classical features and prepares
-the encoder's input, and an encoder stage that encodes it and completes each case. With an
-`--out-dir`, each completed case is stored with its provenance, and reused only while that
-provenance matches (extract/resume.py).
+"""pyradiomicsssl's two stages, on the one road to a row (extract/row.py): a per-case step that
+computes the classical features and prepares the encoder's input, and an encoder stage that encodes
+it and completes each case. With an `--out-dir`, each completed case is stored with its provenance,
+and reused only while that provenance matches (extract/resume.py).
 
-Per-case step (`extract_case`, in the main process or in `--jobs` workers): pyradiomics' own
-extraction by a `CaseExtractor`, which computes the classical classes and, in place of the ssl
-class, prepares each ROI for the encoder (`preprocess.prepare_roi`); no model is loaded. Its
+Per-case step (`extract_case`, in the main process or in `--jobs` workers): `row.prepare_case`
+(the units check, pyradiomics' own extraction, the ssl class's input); no model is loaded. Its
 product is a `CaseResult`: the feature vector and the prepared ROIs whose columns are empty.
 
 Encoder stage (`EncoderStage`, in the main process, on a background thread, so that the torch
 import, the model load and every encoding overlap the next cases' classical features): encodes
-the prepared ROIs, fills their columns and the ssl provenance, and writes the --out-dir file.
-- One ROI at a time by default: on the CPU, bit-identical to the Python API's per-case path
-  (same boxes, same batch of one, same fixed thread count).
+the prepared ROIs, completes the row (`row.complete_row`), and writes the --out-dir file.
+- One ROI at a time by default: on the CPU, bit-identical to the Python API, which encodes the same
+  way (`LoadedEncoder.encode_each`).
 - `batch` ROIs at a time (the default on CUDA): equal to the per-ROI path to float rounding.
 """
 import collections
@@ -25,11 +24,8 @@ from typing import Optional
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from radiomics_ssl.cases import CaseError, case_label, load_case
-from radiomics_ssl.config import DEFAULT_CUDA_BATCH
-from radiomics_ssl.extract import registration, resume
-from radiomics_ssl.extract.featureclass import UNITS_COLUMN, enabled_columns, ssl_column
-from radiomics_ssl.extract.registration import insert_after_diagnostics, provenance
-from radiomics_ssl.preprocess import prepare_roi
+from radiomics_ssl.extract import resume, row
+from radiomics_ssl.tables import ssl_column
 
 logger = logging.getLogger("radiomics.script")
 
@@ -45,57 +41,39 @@ class CaseResult:
   provenance: Optional[dict] = None  # what made this row (--out-dir only; extract/resume.py)
   stale: list = field(default_factory=list)  # why a stored row was not reused ([] when none was found)
   warnings: list = field(default_factory=list)  # one line each, naming the case; the runner reports them
+  units: Optional[str] = None  # the diagnostics_ssl_Units value of the case (row.prepare_case)
 
 
 class CaseExtractor(RadiomicsFeatureExtractor):
-  """pyradiomics' extractor for the per-case step: the classical classes as pyradiomics computes
-  them, and for the ssl class the encoder's input, prepared from the very image and mask pyradiomics
-  hands a feature class; the encoder stage encodes it and adds the provenance.
+  """pyradiomics' extractor for the per-case step, carrying what the step needs beside the
+  settings: the weights' preprocessing `contract` and the validated `ssl` settings (both None when
+  the ssl class is not enabled), and the run's `fingerprint` (resume.run_fingerprint)."""
 
-  `contract` is the weights' preprocessing contract (None when the ssl class is not enabled)."""
-
-  def __init__(self, *args, contract=None, **kwargs):
+  def __init__(self, *args, **kwargs):
     super().__init__(*args, **kwargs)
-    self.contract = contract
-    self.fingerprint = None  # resume.run_fingerprint, set by build_case_extractor
-    self._prepared = None  # [(image type, PreparedRoi)] of the case being extracted
-
-  def computeFeatures(self, image, mask, imageTypeName, **kwargs):
-    vector = registration.compute_without_ssl(self, image, mask, imageTypeName, **kwargs)
-    if self._prepared is not None and registration.ssl_enabled(self, imageTypeName):
-      self._prepared.append((imageTypeName, prepare_roi(image, mask, kwargs.get("label", 1), self.contract)))
-      vector.update((column, None) for column in enabled_columns(self, imageTypeName))
-    return vector
-
-  def execute_case(self, image, mask, label, channel=None):
-    """-> (feature vector with empty ssl columns, [(image type, PreparedRoi)])."""
-    self._prepared = []
-    try:
-      return registration.stock_execute(self, image, mask, label, channel), self._prepared
-    finally:
-      self._prepared = None
+    self.contract = self.ssl = self.fingerprint = None
 
 
 def build_case_extractor(param_file, overrides, validate_only=False):
   """A CaseExtractor from a parameter file and validated overrides -> (extractor, ssl settings or None).
-  The weights are verified here (sha256, contract); the model itself loads in the encoder stage."""
+  The opt-in (`register()`) comes first: the schema must know the ssl settings. The weights are
+  verified here (sha256, contract); the model itself loads in the encoder stage."""
   from radiomics_ssl import weights
-  from radiomics_ssl.extract.featureclass import FEATURE_CLASS
-  from radiomics_ssl.extract.schema import ssl_settings
+  from radiomics_ssl.extract.registration import register
+  from radiomics_ssl.units import unset_modality_warning
 
+  register()
   extractor = CaseExtractor(param_file, **overrides)
-  if FEATURE_CLASS not in extractor.enabledFeatures or validate_only:
+  if row.FEATURE_CLASS not in extractor.enabledFeatures or validate_only:
     extractor.fingerprint = resume.run_fingerprint(extractor)
     return extractor, None
-  ssl = ssl_settings(extractor.settings)
+  ssl = row.ssl_enabled(extractor)
   loaded = weights.load(ssl["sslWeights"])
   if not ssl["sslModality"]:
-    from radiomics_ssl.units import unset_modality_warning
-
     warning = unset_modality_warning(param_file or "settings", loaded)
     if warning:
       logger.warning("%s", warning)
-  extractor.contract = loaded.contract
+  extractor.contract, extractor.ssl = loaded.contract, ssl
   extractor.fingerprint = resume.run_fingerprint(extractor, loaded.sha256)
   return extractor, ssl
 
@@ -103,6 +81,15 @@ def build_case_extractor(param_file, overrides, validate_only=False):
 def case_name(case, index):
   """How messages name a case: its ID column, else its row number and image file."""
   return str(case.get("ID")) if case.get("ID") else f"row {index} ({case.get('Image')})"
+
+
+def failure_message(case, index, error):
+  """One line naming the case, its files once, and the problem."""
+  name = case.get("ID") or f"row {index}"
+  files = [case.get(column) for column in ("Image", "Mask") if case.get(column)]
+  if any(path in str(error) for path in files):  # cases.py's errors name the file at fault
+    return f"{name}: {error}"
+  return f"{name} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
 
 
 def extract_case(job):
@@ -120,20 +107,22 @@ def extract_case(job):
       if stored is not None and not stale:
         return CaseResult(index, stored, stored=True, case=case)
   vector = collections.OrderedDict(case)
+  name = case_name(case, index)
   try:
     label = case_label(case, default=extractor.settings.get("label", 1))
     channel = case.get("Label_channel")
     image, mask = load_case(case["Image"], case["Mask"], label, extractor.settings.get("correctMask", False))
-    features, rois = extractor.execute_case(image, mask, label, int(channel) if channel else None)
+    prepared = row.prepare_case(extractor, extractor.ssl, extractor.contract, image, mask, label,
+                                int(channel) if channel else None, source=name)
   except (KeyboardInterrupt, SystemExit):
     raise
   except Exception as error:  # one bad case must not stop the batch; the command reports it once, with its files
     if not isinstance(error, CaseError):
-      logger.debug("Traceback for %s", case_name(case, index), exc_info=True)
-    message = f"{case_name(case, index)} (Image={case.get('Image')}, Mask={case.get('Mask')}): {error}"
-    return CaseResult(index, vector, message, case=case, provenance=provenance, stale=stale)
-  vector.update(features)
-  return CaseResult(index, vector, rois=rois, case=case, provenance=provenance, stale=stale)
+      logger.debug("Traceback for %s", name, exc_info=True)
+    return CaseResult(index, vector, failure_message(case, index, error), case=case, provenance=provenance, stale=stale)
+  vector.update(prepared.vector)
+  return CaseResult(index, vector, rois=prepared.rois, case=case, provenance=provenance, stale=stale,
+                    warnings=prepared.warnings, units=prepared.units)
 
 
 class EncoderFailure(RuntimeError):
@@ -162,26 +151,22 @@ class Completer:
         self.encoder = get_encoder_for(self.ssl)
       except Exception as error:  # e.g. a weights file of another architecture, or CUDA missing
         raise EncoderFailure(str(error)) from None
-      self.batch = self.requested_batch or (DEFAULT_CUDA_BATCH if self.encoder.device.type == "cuda" else 1)
+      self.batch = self.requested_batch or self.encoder.default_batch
 
   def complete(self, chunk):
-    """Encode the chunk's ROIs (one call per ROI unless batched), fill and store each case."""
-    from radiomics_ssl.inference import numerics
-
+    """Encode the chunk's ROIs (one call per ROI unless batched), complete and store each case."""
     self.load()
-    rois = [(result, image_type, prepared) for result in chunk for image_type, prepared in result.rois]
+    rois = [(result, prepared) for result in chunk for _, prepared in result.rois]
     values, failure = [], None
     if rois:
       try:
-        prepared = [p for _, _, p in rois]
-        values = (self.encoder.encode_rois(prepared) if self.batch > 1
-                  else [self.encoder.encode_rois([p])[0] for p in prepared])
+        values = self.encoder.encode_each([prepared for _, prepared in rois], self.batch)
       except Exception as error:  # e.g. out of device memory: the chunk's cases fail, with the reason
         logger.error("encoding %d ssl ROI(s) failed: %s", len(rois), error)
         failure = str(error)
-    for (result, image_type, _), features in zip(rois, values):  # the columns the case step left empty
-      result.vector.update((column, value) for column, value in
-                           ((ssl_column(image_type, i), value) for i, value in enumerate(features)) if column in result.vector)
+    features = collections.defaultdict(list)
+    for (result, _), value in zip(rois, values):
+      features[id(result)].append(value)
     for result in chunk:
       if failure and result.rois and result.error is None:
         result.error = f"{case_name(result.case, result.index)} (Image={result.vector.get('Image')}): ssl encoding failed: {failure}"
@@ -189,25 +174,12 @@ class Completer:
           for key in [k for k in result.vector if k.startswith(ssl_column(image_type, ""))]:
             del result.vector[key]
       if result.error is None and not result.stored:
-        notes = self.units_check(result)
-        if self.ssl and self.additional_info:
-          result.vector = insert_after_diagnostics(result.vector, provenance(self.encoder.weights, numerics(self.encoder), notes))
+        if self.ssl:
+          result.vector = row.complete_row(result.vector, result.rois, features[id(result)], result.units, self.encoder,
+                                           self.additional_info)
         if self.out_dir:
           resume.write(self.out_dir, result.case, result.vector, result.provenance)
     return chunk
-
-  def units_check(self, result):
-    """The units check of a case's original image (radiomics_ssl.units): its diagnostics column; a
-    mismatch is added to the case's warnings, which the runner reports."""
-    from radiomics_ssl.units import diagnostic
-
-    original = [prepared for image_type, prepared in result.rois if image_type == "original"]
-    if not self.ssl or not original:
-      return {}
-    value, warning = diagnostic(self.encoder.contract.modality, original[0].roi_percentiles, self.ssl["sslUnitsCheck"])
-    if warning:
-      result.warnings.append(f"{case_name(result.case, result.index)}: {warning}")
-    return {UNITS_COLUMN: value}
 
 
 _completers = {}  # per process: (ssl settings, out_dir, batch, additional_info) -> Completer

@@ -10,16 +10,18 @@ with `--jobs`), and the encoder on a thread of the main process, overlapping the
 Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are written);
 2 invalid parameters, settings, weights or device; 3 unexpected error; 4 crash.
 """
-import collections
 import contextlib
+import difflib
+import io
 import logging
 import os
+import re
 import sys
 
 import radiomics
 
 import radiomics_ssl
-from radiomics_ssl.extract import _pyradiomics, resume
+from radiomics_ssl.extract import _pyradiomics, output, resume
 from radiomics_ssl.config import DEFAULT_CUDA_BATCH
 from radiomics_ssl.extract.batch import EncoderFailure, build_case_extractor
 from radiomics_ssl.extract.cluster import ClusterError, claim_shards, dask_executor, parse_shard, shard_cases
@@ -40,11 +42,14 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     self.ssl = None  # validated ssl settings when the ssl class is enabled
     self.shard = None  # (K, N) of --shard
     self.fatal = None  # an EncoderFailure or ClusterError that stopped the batch (exit code 2)
+    self.out_error = None  # an output.OutputError: --out refused (exit code 2 before, 1 after extraction)
 
   @classmethod
   def getParser(cls):
     parser = super().getParser()
     parser.prog = "pyradiomicsssl"
+    _pyradiomics.set_out_to_path(parser, "File to write the output to. A CSV is appended to only when its header is the "
+                                         "run's, and never with rows of cases it already holds; a failed case is not written.")
     _pyradiomics.set_version_text(parser, f"pyradiomicsssl {radiomics_ssl.__version__} (pyradiomics {radiomics.__version__})")
     parser.add_argument("--ssl-batch", type=int, default=None, metavar="N",
                         help="Encode N ssl ROIs per encoder call (default: 1 on the CPU, where the values are then "
@@ -59,11 +64,16 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
 
   def run(self):
     try:
+      if self.args.input.lower().endswith(".csv") and not os.path.isfile(self.args.input):
+        raise SettingsError(f"{self.args.input}: batch CSV does not exist")
       self.extractor = self._buildExtractor()
     except (SettingsError, ClusterError, ValueError, RuntimeError) as error:
       logger.error("%s", error)
       return 2
     code = super().run()
+    if self.out_error is not None:
+      logger.error("%s", self.out_error)
+      return 2 if self.out_error.before_extraction else 1
     if self.fatal is not None:  # raised inside pyradiomics' run(), which would report any error as a crash
       logger.error("%s", self.fatal)
       return 2
@@ -90,7 +100,7 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     try:
       extractor, self.ssl = build_case_extractor(self.args.param, self._parseOverrides(), self.args.validate)
     except (pykwalify.errors.PyKwalifyException, IOError) as error:
-      raise SettingsError(f"{self.args.param or 'settings'}: parameter validation failed: {error}") from None
+      raise SettingsError(f"{self.args.param or 'settings'}: parameter validation failed: {schema_message(error)}") from None
     except Exception as error:  # ruamel.yaml's and PyYAML's syntax errors name the line and column
       if type(error).__module__.split(".")[0] not in ("ruamel", "yaml"):
         raise
@@ -128,11 +138,34 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
       self.fatal = error
       return None
 
+  def _path_formatter(self):
+    """How pyradiomics' writer formats the Image and Mask columns (--format-path)."""
+    if self.args.format_path == "relative":
+      return lambda path: os.path.relpath(path, start=self.relative_path_start)
+    return os.path.basename if self.args.format_path == "basename" else os.path.abspath
+
   def _processOutput(self, results):
-    if results:  # nothing to write when the batch stopped (self.fatal) or no case was extracted
+    """pyradiomics' writer, into a buffer; then --out takes it as output.write allows."""
+    if not results:  # nothing to write when the batch stopped (self.fatal) or no case was extracted
+      return
+    if not isinstance(self.args.out, str):  # standard output
+      return super()._processOutput(results)
+    target, self.args.out = self.args.out, io.StringIO()
+    try:
       super()._processOutput(results)
+      output.write(target, self.args.out.getvalue(), self.args.format)
+    except output.OutputError as error:
+      self.out_error = error
+    finally:
+      self.args.out = target
 
   def _runCases(self, cases):
+    if isinstance(self.args.out, str):
+      try:
+        output.check_no_duplicates(self.args.out, [case for _, case in cases], self._path_formatter())
+      except output.OutputError as error:
+        self.out_error = error
+        return None
     if self.args.out_dir is not None:
       os.makedirs(self.args.out_dir, exist_ok=True)
     if self.shard is not None:
@@ -140,14 +173,18 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
       cases = shard_cases(cases, *self.shard)
       self.case_count = len(cases)
     with (dask_executor(self.args.dask, self.logging_config) if self.args.dask else contextlib.nullcontext()) as executor:
-      outcomes = run_batch(cases, self.extractor, self.ssl, self.args.out_dir, self.num_workers, self.args.ssl_batch,
-                           self.logging_config, desc="pyradiomicsssl", executor=executor,
-                           chunk=self.args.ssl_batch or 1).results
+      outcomes = run_batch(cases, self.extractor, self.ssl, out_dir=self.args.out_dir, jobs=self.num_workers,
+                           ssl_batch=self.args.ssl_batch, logging_config=self.logging_config, desc="pyradiomicsssl",
+                           executor=executor, chunk=self.args.ssl_batch or 1).results
     self.failures = [result.error for result in outcomes if result.error]
     recomputed = resume.summary([result.stale for result in outcomes if not result.stored])
     if recomputed:
       logger.warning("%s (their --out-dir files were replaced)", recomputed)
-    return _pad_failed([result.vector for result in outcomes], [result.error for result in outcomes]) or None
+    stored = sum(result.stored for result in outcomes)
+    if self.args.out_dir and self.shard is None and stored:
+      logger.warning("Assembled %d of %d case(s) from %s; extracted %d here", stored, len(outcomes), self.args.out_dir,
+                     len(outcomes) - stored)
+    return [result.vector for result in outcomes if not result.error] or None  # a failed case is reported, not written
 
 
 def parse_overrides(settings, label=None):
@@ -166,8 +203,8 @@ def parse_overrides(settings, label=None):
   for setting in settings:
     key, _, value = setting.partition(":")
     if not _ or key not in known:
-      raise SettingsError(f"--setting {setting!r}: unknown setting {key!r} (expected KEY:VALUE with a pyradiomics "
-                          "or ssl setting)")
+      raise SettingsError(f"--setting {setting!r}: unknown setting {key!r}{nearest(key, known)} (expected KEY:VALUE "
+                          "with a pyradiomics or ssl setting)")
     rule = known[key]
     item_type = (rule["seq"][0].get("type", "str") if "seq" in rule else rule.get("type", "str"))
     try:
@@ -180,18 +217,26 @@ def parse_overrides(settings, label=None):
   try:
     validate_settings(overrides)
   except pykwalify.errors.PyKwalifyException as error:
-    raise SettingsError(f"--setting: {error}") from None
+    raise SettingsError(f"--setting: {schema_message(error)}") from None
   return overrides
 
 
-def _pad_failed(vectors, errors):
-  """Give failed cases the columns of the first extracted case (empty values), so the output's
-  column order follows that case even when case 1 failed (pyradiomics sorts extra columns)."""
-  template = next((v for v, e in zip(vectors, errors) if not e), None)
-  if template is None:
-    return vectors
-  return [collections.OrderedDict((key, vector.get(key)) for key in list(vector) + [k for k in template if k not in vector])
-          if error else vector for vector, error in zip(vectors, errors)]
+def nearest(key, known):
+  """' (did you mean 'K'?)' for the closest known key, or ''."""
+  close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+  return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def schema_message(error):
+  """pykwalify's error in one line, with the nearest known key for each unknown one."""
+  import yaml
+
+  schema_file, _ = radiomics.getParameterValidationFiles()
+  with open(schema_file) as stream:
+    schema = yaml.safe_load(stream)["mapping"]
+  known = {key for section in schema.values() for key in (section.get("mapping") or {})} | set(schema)
+  text = " ".join(str(getattr(error, "msg", None) or error).split())
+  return re.sub(r"Key '([^']+)' was not defined", lambda m: f"{m.group(0)}{nearest(m.group(1), known)}", text)
 
 
 def _parse_value(value, value_type):
@@ -205,6 +250,8 @@ def _parse_value(value, value_type):
 
 
 def main(argv=None):
+  radiomics_ssl.register()  # the command is the opt-in: its settings are the extended schema's
+  logging.getLogger("pykwalify").setLevel(logging.CRITICAL)  # its errors are reported once, in one line (schema_message)
   try:
     return SSLCommandLine(argv).run()
   except Exception as error:  # mirrors pyradiomics' parse_args

@@ -1,12 +1,13 @@
 """The `ssl` pyradiomics feature class: 256 self-supervised features per ROI.
 
 Features `0` ... `255` are the outputs of the encoder's last layer (dense8 of Table 3), so the
-output keys are `original_ssl_0` ... `original_ssl_255` (`ssl_column`). The ROI is prepared and
+output keys are `original_ssl_0` ... `original_ssl_255` (`tables.ssl_column`, the one naming rule). The ROI is prepared and
 encoded once, in `_initCalculation`; each getter only reads one element of the result.
 
-The class encodes whatever image it is given. Which image types it runs on (`sslImageTypes`) is
-the extractor's decision (extract/registration.py); `pyradiomicsssl`'s per-case step prepares the
-encoder's input itself and leaves the encoding to its encoder stage (extract/batch.py).
+The class encodes whatever image it is given, like any pyradiomics feature class. Extractors do
+not call it: after `register()`, the stock extractor and the commands take the one road to a row
+(extract/row.py), which prepares the same input with the same function, encodes it, and adds the
+provenance that a feature class cannot.
 """
 from radiomics import base
 
@@ -14,14 +15,12 @@ from radiomics_ssl.config import FEATURE_DIM
 from radiomics_ssl.extract.schema import ssl_settings
 from radiomics_ssl.inference import get_encoder_for
 from radiomics_ssl.preprocess import prepare_roi
+from radiomics_ssl.tables import SSL_CLASS, ssl_column
 
-FEATURE_CLASS = "ssl"
+FEATURE_CLASS = SSL_CLASS
 UNITS_COLUMN = "diagnostics_ssl_Units"
 
 
-def ssl_column(image_type, index):
-  """The output column of feature `index` for `image_type`, as pyradiomics names it."""
-  return f"{image_type}_{FEATURE_CLASS}_{index}"
 
 
 def image_type_enabled(image_type, ssl_image_types):

@@ -33,7 +33,7 @@ class BatchResult:
   encoder: object  # the inference.LoadedEncoder that ran here (None without the ssl class, or on a cluster)
 
 
-def run_batch(cases, extractor, ssl, out_dir=None, jobs=1, ssl_batch=None, logging_config=None, desc="extract",
+def run_batch(cases, extractor, ssl, *, out_dir=None, jobs=1, ssl_batch=None, logging_config=None, desc="extract",
               executor=None, chunk=1):
   """cases: [(index, batch CSV row)]; extractor: a batch.CaseExtractor; ssl: its validated ssl
   settings or None -> BatchResult."""

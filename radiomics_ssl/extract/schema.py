@@ -23,6 +23,7 @@ SSL_SCHEMA = {
   "sslThreads": {"type": "int", "range": {"min": 1}},
   "sslModality": {"type": "str", "enum": [m for m in MODALITIES if m != "any"]},
   "sslUnitsCheck": {"type": "bool"},
+  "sslThinAxisGuard": {"type": "bool"},
 }
 assert set(SSL_SCHEMA) == set(EXTRACTION_DEFAULTS)
 

@@ -14,6 +14,7 @@ at most and computes the values it intends. Only the image is padded, and only w
 resample with such a spline: pyradiomics fixes its output grid from the mask, so the grid, and
 every image without a two-voxel axis, stay bit-identical to stock pyradiomics.
 """
+import contextlib
 import functools
 
 import numpy as np
@@ -48,6 +49,23 @@ def pad_thin_axes(image):
   padded.SetDirection(image.GetDirection())
   padded.SetOrigin(image.TransformContinuousIndexToPhysicalPoint([-float(p) for p in pad_xyz]))
   return padded
+
+
+@contextlib.contextmanager
+def guarded_resampling(enabled=True):
+  """pyradiomics' `imageoperations.resampleImage` guarded for the duration of the block (the
+  extractions of the ssl road, extract/row.py, with `sslThinAxisGuard`), then pyradiomics' own again."""
+  from radiomics import imageoperations
+
+  stock = imageoperations.resampleImage
+  if not enabled or getattr(stock, "thin_axis_guard", False):
+    yield
+    return
+  imageoperations.resampleImage = guarded(stock)
+  try:
+    yield
+  finally:
+    imageoperations.resampleImage = stock
 
 
 def guarded(resample_image):

@@ -18,6 +18,8 @@ import sys
 
 import click
 
+from radiomics_ssl.config import ID_COLUMN
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("cases_csv", type=click.Path(exists=True, dir_okay=False))
@@ -29,7 +31,7 @@ import click
 @click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
               help="A labels CSV holding --label-column, joined to CASES_CSV on the case id (as radiomics-ssl-evaluate).")
 @click.option("--label-id-column", help="Case id column of --labels (default: --id-column).")
-@click.option("--id-column", default="ID", show_default=True, help="Column of CASES_CSV naming the cases.")
+@click.option("--id-column", default=ID_COLUMN, show_default=True, help="Column of CASES_CSV naming the cases.")
 @click.option("--embedding", type=click.Choice(["pca", "umap"]), default="pca", show_default=True)
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for the per-case step.")
 def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, label_id_column, id_column, embedding, jobs):
@@ -48,7 +50,8 @@ def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, lab
       rows = _join_labels(rows, labels_csv, label_column, id_column, label_id_column or id_column)
     if label_column and rows and label_column not in rows[0]:
       raise CaseError(f"{cases_csv}: --label-column {label_column!r} is not a column ({list(rows[0])})")
-    report = inspect_cases(rows, param_file, parse_overrides(settings), out_dir, label_column, id_column, embedding, jobs)
+    report = inspect_cases(rows, param_file, parse_overrides(settings), out_dir, label_column=label_column,
+                           id_column=id_column, embedding=embedding, jobs=jobs)
   except (CaseError, SettingsError, ValueError, RuntimeError) as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)

@@ -6,14 +6,14 @@ from collections import namedtuple
 
 import numpy as np
 
-from radiomics_ssl.evaluate.features import is_trad, number, write_csv
-from radiomics_ssl.extract.featureclass import FEATURE_DIM, ssl_column
+from radiomics_ssl.config import FEATURE_DIM, ID_COLUMN
 from radiomics_ssl.inspect import checks, page, pictures
+from radiomics_ssl.tables import is_classical, number, ssl_column, write_csv
 
 Report = namedtuple("Report", "index extracted failed warned")
 
 
-def inspect_cases(rows, param_file, overrides, out_dir, label_column=None, id_column="ID", embedding="pca", jobs=1):
+def inspect_cases(rows, param_file, overrides, out_dir, *, label_column=None, id_column=ID_COLUMN, embedding="pca", jobs=1):
   """Extract every case, then write the pictures, the tables and index.html; -> Report (index.html's path
   and the counts of extracted, failed and warned cases)."""
   from radiomics_ssl.extract.batch import build_case_extractor
@@ -84,7 +84,7 @@ def feature_maps(results, good, names, labels, ssl, out_dir, embedding, label_co
                                          embedding, label_column)
   maps.append(("ssl features, one point per case" + (f", coloured by {label_column}" if label_column else ""),
                "ssl_map.png"))
-  trad_columns = [key for key in results[good[0]].vector if is_trad(key)]
+  trad_columns = [key for key in results[good[0]].vector if is_classical(key)]
   if trad_columns:
     trad = np.array([[number(results[i].vector.get(key)) for key in trad_columns] for i in good])
     outliers["classical"] = pictures.feature_map(trad, names, labels, os.path.join(out_dir, "classical_map.png"),

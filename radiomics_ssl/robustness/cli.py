@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from radiomics_ssl.config import ID_COLUMN
 from radiomics_ssl.robustness.perturb import DEFAULT_CHAIN, PERTURBATIONS, PerturbationSettings
 
 DEFAULTS = PerturbationSettings()
@@ -30,7 +31,7 @@ DEFAULTS = PerturbationSettings()
 @click.option("--rotation", default=DEFAULTS.rotation_deg, show_default=True, type=float, help="Largest rotation, degrees.")
 @click.option("--volume-fraction", default=DEFAULTS.volume_fraction, show_default=True, type=float,
               help="Largest volume change, as a fraction of the ROI's volume.")
-@click.option("--id-column", default="ID", show_default=True, help="Column of CASES_CSV naming the cases.")
+@click.option("--id-column", default=ID_COLUMN, show_default=True, help="Column of CASES_CSV naming the cases.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for perturbing and extracting.")
 def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotation, volume_fraction, id_column, jobs):
   """Score every feature of CASES_CSV by its ICC(1,1) under image perturbation."""
@@ -46,14 +47,14 @@ def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotatio
     perturbation = PerturbationSettings(chain=tuple(chain.split(",")), count=perturbations, rotation_deg=rotation,
                                         volume_fraction=volume_fraction)
     _, summary, failed = run_study(read_batch_csv(cases_csv), param_file, parse_overrides(settings), out_dir,
-                                   perturbation, jobs, id_column)
+                                   settings=perturbation, jobs=jobs, id_column=id_column)
   except (CaseError, SettingsError, ValueError, RuntimeError) as error:
     click.echo(f"Error: {error}", err=True)
     sys.exit(2)
   for name, error in failed:
     click.echo(f"failed: {name}: {error}", err=True)
   for row in summary:
-    click.echo(f"{row['class']:>12}: {row['features']:3d} features, ICC >= 0.90: {row['share_icc_0.90']:.2f}, "
+    click.echo(f"{row['class']:>12}: {row['count_icc_0.90']} of {row['features']} features with ICC >= 0.90, "
                f"median {row['median_icc']:.3f}")
   click.echo(f"Written to {out_dir}: icc.csv, summary.md, summary.csv, icc.png, features.csv")
   sys.exit(1 if failed else 0)

@@ -22,15 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from radiomics_ssl.evaluate.features import write_csv
+from radiomics_ssl.config import ID_COLUMN
 from radiomics_ssl.robustness import perturb
 from radiomics_ssl.robustness.icc import icc_1_1
+from radiomics_ssl.tables import feature_class, is_classical, is_ssl, number, write_csv
 
 logger = logging.getLogger("radiomics_ssl.robustness")
 THRESHOLDS = (0.75, 0.90)
 
 
-def run_study(rows, param_file, overrides, out_dir, settings=perturb.PerturbationSettings(), jobs=1, id_column="ID"):
+def run_study(rows, param_file, overrides, out_dir, *, settings=perturb.PerturbationSettings(), jobs=1, id_column=ID_COLUMN):
   """-> (icc rows, summary rows, failed cases [(name, error)])."""
   from tqdm import tqdm
 
@@ -47,7 +48,7 @@ def run_study(rows, param_file, overrides, out_dir, settings=perturb.Perturbatio
     made = list(tqdm(perturbed, total=len(work), desc="perturb", unit="case", disable=None))
   failed = [(name, error) for name, _, error in made if error]
   perturbed_rows = [row for _, case_rows, error in made if not error for row in case_rows]
-  batch = run_batch(list(enumerate(perturbed_rows, start=1)), extractor, ssl, str(out / "per_case"), jobs,
+  batch = run_batch(list(enumerate(perturbed_rows, start=1)), extractor, ssl, out_dir=str(out / "per_case"), jobs=jobs,
                     desc="extract perturbed")
   failed += [(result.case.get("Case"), result.error) for result in batch.results if result.error]
   vectors = [result.vector for result in batch.results if result.error is None]
@@ -91,24 +92,16 @@ def perturb_case(job):
                      Mask=str(folder / f"{k}-mask.nii.gz"), Label=1) for k in range(settings.count)], None
 
 
-def feature_class(column):
-  """'original_glcm_Contrast' -> 'glcm'; 'original_ssl_12' -> 'ssl'; 'wavelet-LLH_firstorder_Mean' -> 'firstorder'."""
-  parts = column.split("_")
-  return parts[1] if len(parts) >= 3 else "other"
-
-
 def feature_iccs(vectors, count):
   """One row per feature column: its class, ICC(1,1) and 95% CI over the cases whose `count`
   perturbations were all extracted."""
-  from radiomics_ssl.evaluate.features import is_ssl, is_trad, number
-
   by_case = {}
   for vector in vectors:
     by_case.setdefault(vector["Case"], {})[int(vector["Perturbation"])] = vector
   complete = [case for case, runs in by_case.items() if len(runs) == count]
   if not complete:
     return []
-  columns = [c for c in vectors[0] if is_trad(c) or is_ssl(c)]
+  columns = [c for c in vectors[0] if is_classical(c) or is_ssl(c)]
   rows = []
   for column in columns:
     values = np.array([[number(by_case[case][k].get(column)) for k in range(count)] for case in complete])
@@ -119,13 +112,14 @@ def feature_iccs(vectors, count):
 
 
 def summarise(icc_rows):
-  """Per feature class: the share of features with ICC >= 0.75 and >= 0.90, and the median ICC."""
+  """Per feature class: how many features (and which share) have ICC >= 0.75 and >= 0.90, and the median ICC."""
   summary = []
   for name in sorted({row["class"] for row in icc_rows}, key=lambda c: (c == "ssl", c)):
     values = np.array([row["icc"] for row in icc_rows if row["class"] == name], dtype=float)
     finite = values[np.isfinite(values)]
     summary.append({"class": name, "features": len(values),
                     **{f"share_icc_{t:.2f}": float(np.mean(finite >= t)) if finite.size else float("nan") for t in THRESHOLDS},
+                    **{f"count_icc_{t:.2f}": int(np.sum(finite >= t)) for t in THRESHOLDS},
                     "median_icc": float(np.median(finite)) if finite.size else float("nan")})
   return summary
 
@@ -133,8 +127,8 @@ def summarise(icc_rows):
 def summary_markdown(summary, n_cases, settings):
   lines = [f"ICC(1,1) over {n_cases} cases x {settings.count} perturbations ({', '.join(settings.chain)}).", "",
            "| class | features | ICC >= 0.75 | ICC >= 0.90 | median ICC |", "|---|---|---|---|---|"]
-  lines += [f"| {row['class']} | {row['features']} | {row['share_icc_0.75']:.2f} | {row['share_icc_0.90']:.2f} | "
-            f"{row['median_icc']:.3f} |" for row in summary]
+  lines += [f"| {row['class']} | {row['features']} | {row['count_icc_0.75']} of {row['features']} | "
+            f"{row['count_icc_0.90']} of {row['features']} | {row['median_icc']:.3f} |" for row in summary]
   return "\n".join(lines) + "\n"
 
 
@@ -161,14 +155,6 @@ def plot_iccs(icc_rows, path):
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
-
-
-def read_iccs(path):
-  """{feature: ICC} from an icc.csv (NaN where undefined)."""
-  from radiomics_ssl.evaluate.features import number
-
-  with open(path, newline="") as stream:
-    return {row["feature"]: number(row["icc"]) for row in csv.DictReader(stream)}
 
 
 def _seed(name, k):

@@ -129,7 +129,11 @@ def build_config(config_file, options):
   if contract:
     values["contract"] = contract
   values.update({key: value for key, value in options.items() if value is not None})
-  return TrainConfig.from_dict(values, source=config_file or "options")
+  from radiomics_ssl.train import methods
+
+  config = TrainConfig.from_dict(values, source=config_file or "options")
+  methods.check(config)
+  return config
 
 
 def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False, command=""):

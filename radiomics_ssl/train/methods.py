@@ -30,12 +30,23 @@ class Batch:
 
 
 class Method:
-  """The interface the loop calls (see the module docstring)."""
+  """The interface the loop calls (see the module docstring). `name` is its TrainConfig.method;
+  `check` holds the rules of its own settings."""
+  name = None
   views = 1
   trains = True
 
   def __init__(self, config):
+    self.check(config)
     self.config = config
+
+  @classmethod
+  def check(cls, config):
+    """Raise ValueError for settings this method cannot honour (the VICReg and reconstruction terms
+    belong to 3DSiam)."""
+    for field in ("variance_weight", "covariance_weight", "reconstruction_weight"):
+      if getattr(config, field):
+        raise ValueError(f"method={config.method!r} must be siam3d with {field}")
 
   def build(self, encoder):
     raise NotImplementedError
@@ -49,7 +60,12 @@ class Method:
 
 class Siam3dMethod(Method):
   """3DSiam (Section 2): two views, Eq. 2 with optional RE weights (sum(w * l) / sum(w))."""
+  name = "siam3d"
   views = 2
+
+  @classmethod
+  def check(cls, config):
+    pass
 
   def build(self, encoder):
     net = Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)
@@ -100,11 +116,21 @@ class Siam3dMethod(Method):
 
 class RandomMethod(Siam3dMethod):
   """The untrained encoder, exported as a baseline with the same architecture and contract."""
+  name = "random"
   trains = False
 
 
 class RubikMethod(Method):
   """The Rubik's cube pretext [25] (see train/rubik.py): one view, cut into a 2x2x2 puzzle."""
+  name = "rubik"
+
+  @classmethod
+  def check(cls, config):
+    super().check(config)
+    if config.balance != "none":
+      raise ValueError(f"balance={config.balance!r} must be none with method rubik")
+    if config.contract.box % 2:
+      raise ValueError(f"contract.box={config.contract.box!r} must be even with method rubik (2x2x2 cubes)")
 
   def __init__(self, config):
     super().__init__(config)
@@ -127,7 +153,12 @@ class RubikMethod(Method):
       {"permutation_accuracy": accuracy}
 
 
-METHODS = dict(zip(config_defaults.METHODS, (Siam3dMethod, RubikMethod, RandomMethod)))  # names: config.METHODS
+METHODS = {method.name: method for method in (Siam3dMethod, RubikMethod, RandomMethod)}
+
+
+def check(config):
+  """The rules of the config's method (ValueError naming the setting), before any case is read."""
+  METHODS[config.method].check(config)
 
 
 def build_method(config):

@@ -200,7 +200,7 @@ def test_cli_evaluates_the_cases_with_features_and_labels_and_reports_the_rest(t
   assert "3 labelled case(s) without feature values in every features CSV (absent or failed) left out: P04, P90, P91" \
     in result.stderr
   assert "1 case(s) of the features CSVs without a grade label left out: X1" in result.stderr
-  assert "grade: n=39 {'High': 14, 'Low': 25}" in result.stdout
+  assert "grade: 39 cases {'High': 14, 'Low': 25}" in result.stdout
   predicted = {row["id"] for row in csv.DictReader(open(out / "predictions.csv"))}
   assert predicted == set(ids) - {"P04"}
 

@@ -130,8 +130,11 @@ def test_a_parameter_file_for_one_modality_refuses_weights_for_another(tmp_path,
   with pytest.raises(ValueError, match=r"sslModality 'CT' does not match .*pet.safetensors, whose contract is for PET"):
     RadiomicsFeatureExtractor({"featureClass": {"ssl": None}, "setting": {"sslWeights": pet, "sslModality": "CT"}}) \
       .execute(*pyradiomics_cases["lung1"])
-  RadiomicsFeatureExtractor({"featureClass": {"ssl": None}, "setting": {"sslWeights": pet, "sslModality": "PET"}}) \
-    .execute(*pyradiomics_cases["lung1"])
+  pet_on_ct = {"featureClass": {"ssl": None}, "setting": {"sslWeights": pet, "sslModality": "PET"}}
+  with pytest.raises(ValueError, match=r"expect PET images, but the ROI's values look like HU .*no feature was computed"):
+    RadiomicsFeatureExtractor(pet_on_ct).execute(*pyradiomics_cases["lung1"])  # the units rule, before any feature
+  pet_on_ct["setting"]["sslUnitsCheck"] = False
+  RadiomicsFeatureExtractor(pet_on_ct).execute(*pyradiomics_cases["lung1"])
   result = run("pyradiomicsssl", *pyradiomics_cases["lung1"], "--param", PARAMS / "ssl_ct.yaml",
                "--setting", f"sslWeights:{pet}")
   assert result.returncode == 2 and "does not match" in result.stderr and "pet.safetensors" in result.stderr

@@ -32,14 +32,15 @@ def test_other_parameters_and_weights_recompute_every_case_and_say_why(pet_batch
   batch, _ = pet_batch
   out_dir = tmp_path / "cases"
   pet, _ = extract(batch, tmp_path / "pet.csv", "--param", PARAMS / "ssl_pet.yaml", "--out-dir", out_dir)
-  ct, message = extract(batch, tmp_path / "ct.csv", "--param", PARAMS / "ssl_ct.yaml", "--out-dir", out_dir)
-  fresh, _ = extract(batch, tmp_path / "fresh.csv", "--param", PARAMS / "ssl_ct.yaml")
+  ct_on_pet = ("--param", PARAMS / "ssl_ct.yaml", "--setting", "sslUnitsCheck:false")  # CT weights, on purpose
+  ct, message = extract(batch, tmp_path / "ct.csv", *ct_on_pet, "--out-dir", out_dir)
+  fresh, _ = extract(batch, tmp_path / "fresh.csv", *ct_on_pet)
   assert "3 case(s) recomputed: settings changed (3)" in message and "weights changed (3)" in message
   for case in CASES:
     assert pet[case]["diagnostics_ssl_Weights"] == "pet-sts-siam3d"
     assert ct[case]["diagnostics_ssl_Weights"] == "ct-openkbp-siam3d"
     assert ct[case]["original_ssl_0"] == fresh[case]["original_ssl_0"] != pet[case]["original_ssl_0"]
-  again, message = extract(batch, tmp_path / "again.csv", "--param", PARAMS / "ssl_ct.yaml", "--out-dir", out_dir)
+  again, message = extract(batch, tmp_path / "again.csv", *ct_on_pet, "--out-dir", out_dir)
   assert "recomputed" not in message
   assert again == ct
 

@@ -83,18 +83,65 @@ def thin_nodules(shared_data):
   return [(str(folder / "image" / f"{c}.nii.gz"), str(folder / "mask" / f"{c}.nii.gz")) for c in THIN_NODULES]
 
 
-def test_classical_features_of_thin_nodules_are_identical_run_after_run(thin_nodules):
-  """Stock pyradiomics failed on these at random; after the opt-in, five runs give the same values."""
-  assert getattr(imageoperations.resampleImage, "thin_axis_guard", False)  # the opt-in (conftest) installed it
-  radiomics.setVerbosity(logging.ERROR)
-  extractor = featureextractor.RadiomicsFeatureExtractor(**CT_SETTINGS)
+def ssl_road(guard=True):
+  """An extractor on the ssl road (first-order, GLCM and ssl), with the thin-axis guard on or off."""
+  extractor = featureextractor.RadiomicsFeatureExtractor(**CT_SETTINGS, sslThinAxisGuard=guard, sslModality="CT",
+                                                          sslWeights="ct-lung-untrained")
   extractor.disableAllFeatures()
-  for name in ("firstorder", "glcm"):
+  for name in ("firstorder", "glcm", "ssl"):
     extractor.enableFeatureClassByName(name)
+  return extractor
+
+
+def classical_values(vector):
+  return [float(v) for k, v in vector.items() if k.startswith("original_") and "_ssl_" not in k]
+
+
+def test_classical_features_of_thin_nodules_are_identical_run_after_run(thin_nodules):
+  """Stock pyradiomics failed on these at random; on the ssl road with the guard, five runs give the same values."""
+  radiomics.setVerbosity(logging.ERROR)
+  extractor = ssl_road()
   for image, mask in thin_nodules:
     runs = [extractor.execute(image, mask) for _ in range(5)]
-    values = [[float(v) for k, v in run.items() if k.startswith("original_")] for run in runs]
+    values = [classical_values(run) for run in runs]
     assert len(values[0]) == 42
     assert all(np.array_equal(values[0], other, equal_nan=True) for other in values[1:])
     assert runs[0]["diagnostics_Image-original_Size"][2] == 2  # the diagnostics describe the user's image
     assert -1100 < runs[0]["original_firstorder_Maximum"] < 500  # HU, not a value read outside a buffer
+  assert not getattr(imageoperations.resampleImage, "thin_axis_guard", False)  # scoped to each call
+
+
+class ResamplingSpy:
+  """pyradiomics' resampleImage, recording the size of each image it is handed."""
+
+  def __init__(self, monkeypatch):
+    self.stock, self.sizes = imageoperations.resampleImage, []
+    monkeypatch.setattr(imageoperations, "resampleImage", self)
+
+  def __call__(self, imageNode, maskNode, **kwargs):
+    self.sizes.append(imageNode.GetSize())
+    return self.stock(imageNode, maskNode, **kwargs)
+
+
+def test_the_guard_turned_off_is_stock_pyradiomics_on_a_two_slice_nodule(thin_nodules, monkeypatch):
+  """sslThinAxisGuard: false hands pyradiomics' own resampling the user's image, as stock pyradiomics
+  does; its values then are stock pyradiomics' (random near the thin edge), so the parts that do not
+  read the image (shape, the mask's diagnostics) are compared exactly, and the image handed over."""
+  radiomics.setVerbosity(logging.ERROR)
+  image, mask = thin_nodules[2]
+  spy = ResamplingSpy(monkeypatch)
+  stock = featureextractor.RadiomicsFeatureExtractor(**CT_SETTINGS)
+  stock.disableAllFeatures()
+  stock.enableFeatureClassByName("shape")
+  stock_vector = stock.execute(image, mask)
+  off = ssl_road(guard=False)
+  off.enableFeatureClassByName("shape")
+  off_vector = off.execute(image, mask)
+  on = ssl_road(guard=True)
+  on.enableFeatureClassByName("shape")
+  on.execute(image, mask)
+  assert [size[2] for size in spy.sizes] == [2, 2, 2 + 2 * thin_axes.PAD]  # stock, guard off, guard on
+  for key, value in stock_vector.items():
+    if "_shape_" in key or key.startswith("diagnostics_Mask"):
+      assert off_vector[key] == value, key
+  assert imageoperations.resampleImage is spy  # the road restored what it found

@@ -20,8 +20,9 @@ def ct_batch(shared_data, tmp_path_factory):
   return write_cases(tmp_path_factory.mktemp("ct") / "ct.csv", cohort_rows(shared_data, "pyradiomics-ct"))
 
 
-@pytest.mark.parametrize("params", ["ssl.yaml", "ssl_only.yaml", "ssl_ct.yaml"])
+@pytest.mark.parametrize("params", ["ssl.yaml", "ssl_only.yaml"])
 def test_ct_weights_on_pet_warn_once_per_case_and_say_so_in_a_column(params, pet_batch, tmp_path):
+  """A parameter file that names no modality: the mismatch is a warning and a column."""
   result = run("pyradiomicsssl", pet_batch, "--param", PARAMS / params, "--format", "csv", "--out", tmp_path / "o.csv")
   assert result.returncode == 0, result.stderr[-2000:]
   rows = read_rows(tmp_path / "o.csv")
@@ -32,12 +33,24 @@ def test_ct_weights_on_pet_warn_once_per_case_and_say_so_in_a_column(params, pet
   assert (unset in result.stderr) == ("sslModality" not in (PARAMS / params).read_text().split("setting:")[1])
 
 
-def test_pet_weights_on_ct_warn_and_matching_units_pass(ct_batch, pet_batch, tmp_path):
-  on_ct = run("pyradiomicsssl", ct_batch, "--param", PARAMS / "ssl_pet.yaml", "--format", "csv", "--out", tmp_path / "a.csv")
-  assert on_ct.returncode == 0, on_ct.stderr[-2000:]
-  for row in read_rows(tmp_path / "a.csv"):
-    assert row[UNITS].startswith("the weights expect PET images, but the ROI's values look like HU (CT)")
-    assert f"{row['ID']}: the weights expect PET images" in on_ct.stderr
+@pytest.mark.parametrize("params, batch, expected", [("ssl_ct.yaml", "pet", "expect CT images, but the ROI's values look like SUV"),
+                                                     ("ssl_pet.yaml", "ct", "expect PET images, but the ROI's values look like HU")])
+def test_a_modality_file_on_images_of_another_fails_each_case_before_any_feature(params, batch, expected, ct_batch,
+                                                                                  pet_batch, tmp_path):
+  """params/ssl_pet.yaml on a CT nodule ran for 151 s (SUV bins on HU) and exited 0 with a warning
+  after the features; now each case fails in one line, before any feature, and nothing is written."""
+  batch = {"ct": ct_batch, "pet": pet_batch}[batch]
+  result = run("pyradiomicsssl", batch, "--param", PARAMS / params, "--format", "csv", "--out", tmp_path / "a.csv")
+  assert result.returncode == 1, result.stderr[-2000:]
+  failures = result.stderr.split("case(s) failed:\n")[1].strip().splitlines()
+  assert len(failures) == len(read_rows(batch))
+  for line, row in zip(failures, read_rows(batch)):
+    assert line.strip().startswith(f"{row['ID']} (Image=") and expected in line and "no feature was computed" in line
+  assert "GLCM" not in result.stderr  # no classical class ran
+  assert not (tmp_path / "a.csv").exists()
+
+
+def test_matching_units_pass(pet_batch, tmp_path):
   on_pet = run("pyradiomicsssl", pet_batch, "--param", PARAMS / "ssl_pet.yaml", "--format", "csv", "--out", tmp_path / "b.csv")
   assert "expect" not in on_pet.stderr and "sslModality is not set" not in on_pet.stderr
   assert {row[UNITS] for row in read_rows(tmp_path / "b.csv")} == {"consistent with PET"}
@@ -50,9 +63,12 @@ def test_the_units_check_can_be_silenced(pet_batch, tmp_path):
   assert {row[UNITS] for row in read_rows(tmp_path / "o.csv")} == {"not checked (sslUnitsCheck: false)"}
 
 
-def test_the_python_api_reports_the_units_too(shared_data, caplog):
+def test_the_python_api_reports_the_units_too(shared_data, caplog, tmp_path):
+  from helpers import make_untrained_weights
+
+  ct = make_untrained_weights(tmp_path / "fresh-ct.safetensors", modality="CT", intensity="fixed", window=(-200.0, 300.0))
   row = cohort_rows(shared_data, "sts-pet")[0]
-  result = RadiomicsFeatureExtractor(str(PARAMS / "ssl_only.yaml")).execute(row["Image"], row["Mask"])
+  result = RadiomicsFeatureExtractor(str(PARAMS / "ssl_only.yaml"), sslWeights=ct).execute(row["Image"], row["Mask"])
   assert result[UNITS].startswith("the weights expect CT images, but the ROI's values look like SUV (PET)")
   assert any("sslModality is not set" in record.getMessage() for record in caplog.records)
 
@@ -62,8 +78,9 @@ def test_failed_cases_are_reported_once_by_id(pet_batch, tmp_path):
   batch = write_cases(tmp_path / "b.csv", rows)
   result = run("pyradiomicsssl", batch, "--param", PARAMS / "ssl_pet.yaml", "--format", "csv", "--out", tmp_path / "o.csv")
   assert result.returncode == 1
-  assert result.stderr.count("absent.nii.gz: image file does not exist") == 1
-  assert "1 of 3 case(s) failed:\n  lost (Image=" in result.stderr
+  assert result.stderr.count("absent.nii.gz") == 1  # the path once, in one line
+  assert "1 of 3 case(s) failed:\n  lost: " in result.stderr and "absent.nii.gz: image file does not exist" in result.stderr
+  assert [row["ID"] for row in read_rows(tmp_path / "o.csv")] == [row["ID"] for row in read_rows(pet_batch)]  # not written
 
 
 def test_a_yaml_syntax_error_exits_2_naming_the_file_and_line(pet_batch, tmp_path):

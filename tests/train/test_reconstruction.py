@@ -77,5 +77,7 @@ def test_the_term_trains_and_only_the_encoder_is_exported(nodules, tmp_path):
 @pytest.mark.parametrize("fields, problem", [({"reconstruction_weight": -1.0}, "reconstruction_weight"),
                                              ({"reconstruction_weight": 1.0, "method": "rubik"}, "must be siam3d")])
 def test_bad_reconstruction_settings_are_refused(fields, problem):
+  from radiomics_ssl.train import methods
+
   with pytest.raises(ValueError, match=problem):
-    TrainConfig.from_dict(fields)
+    methods.check(TrainConfig.from_dict(fields))

@@ -2,6 +2,7 @@
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 from radiomics_ssl import weights as weights_io
@@ -48,3 +49,15 @@ def test_rubik_training_exports_an_encoder_in_the_shared_weights_format(tmp_path
   assert encoder(torch.rand(2, 1, 16, 16, 16) * 255).shape == (2, 256)
   records = [line for line in open(tmp_path / "metrics.jsonl")]
   assert len(records) == 3 and "permutation_accuracy" in records[-1]
+
+
+def test_the_method_registry_is_keyed_by_name_and_each_method_checks_its_own_settings():
+  from radiomics_ssl import config
+  from radiomics_ssl.train import methods
+
+  assert {name: method.name for name, method in methods.METHODS.items()} == {name: name for name in config.METHODS}
+  with pytest.raises(ValueError, match="balance='re' must be none with method rubik"):
+    methods.check(TrainConfig(contract=Contract(box=16), method="rubik", balance="re"))
+  with pytest.raises(ValueError, match="contract.box=15 must be even with method rubik"):
+    methods.check(TrainConfig(contract=Contract(box=15), method="rubik"))
+  methods.check(TrainConfig(contract=Contract(box=16), method="siam3d", balance="re", variance_weight=1.0))
