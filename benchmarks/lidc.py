@@ -5,6 +5,8 @@ encoder of the same contract, on the four imbalanced tasks, grouped by patient
   python benchmarks/lidc.py ../shared/data results/lidc contracts          # part A: untrained candidates
   python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B1 B2 --seeds 0
   python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A1 --candidates B3 B4 --seeds 0   # -3.md, -4.md
+  python benchmarks/lidc.py ../shared/data results/lidc pretrain --contract A7 --candidates B5 --seeds 0      # -5.md
+  python benchmarks/lidc.py ../shared/data results/lidc robustness --contract A7 --candidates B5 --seeds 0 [--chain volume]
   python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... [--sets trad,ssl,trad+ssl]
   python benchmarks/lidc.py ../shared/data results/lidc weights NAME=PATH ... --name pca16 --ssl-components 16
   python benchmarks/lidc.py ../shared/data results/lidc report             # tables from what has been run
@@ -24,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import REPO, Pipeline  # noqa: E402
+import lidc_robustness  # noqa: E402
 
 from radiomics_ssl.cases import read_batch_csv  # noqa: E402
 from radiomics_ssl.datasets import COLUMNS, LIDC_LABELS, write_batch_csv  # noqa: E402
@@ -37,13 +40,19 @@ CONTRACTS = {  # part A of the pre-registration: (contract fields, untrained see
   "A5": {"spacing_mm": 1.0, "window": [-1350.0, 150.0]},
   "A6": {"spacing_mm": 1.0, "window": [-1000.0, 400.0], "large_roi": "resize"},
 }
+VIEW_CONTRACTS = {  # PREREGISTRATION-5.md: A1 in a 32 mm cube of real image with the ROI as a second channel
+  "A7": dict(CONTRACTS["A1"], context="cube", roi_channel=True),
+  "A8": dict(CONTRACTS["A1"], context="cube", roi_channel=True, pooling="mask"),
+}
+ALL_CONTRACTS = {**CONTRACTS, **VIEW_CONTRACTS}
 SEEDS = (0, 1)
 RECIPE = {"batch_size": 16, "lr": 0.02, "iterations": 600, "export": "last"}  # part B, fixed before any result
 FINAL = dict(RECIPE, variance_weight=1.0, covariance_weight=0.04)  # B2, the final recipe
 PRETRAIN = {"B1": RECIPE, "B2": FINAL,  # PREREGISTRATION-2.md: the paper's modules on the final recipe
             "B2RE": dict(FINAL, balance="re", k=3, q=5), "B2SE": dict(FINAL, balance="se", k=3, q=17, m=16),
             "B3": dict(FINAL, reconstruction_weight=1.0),  # PREREGISTRATION-3.md: a reconstruction target beside B2
-            "B4": FINAL}  # PREREGISTRATION-4.md: B2 on the nodules and the sub-volumes below
+            "B4": FINAL,  # PREREGISTRATION-4.md: B2 on the nodules and the sub-volumes below
+            "B5": dict(FINAL, augment={"perturbations": list(lidc_robustness.TRAINING_CHAIN), "variants": 8})}  # -5.md
 SUBVOLUMES = {"pyradiomics-ct": 150, "openkbp-ptv": 8}  # B4's whole-scan sub-volumes: cohort -> per scan
 SUBVOLUME_DRAW = {"--range": (-950, -500), "--size": (4, 20), "--margin": 16, "--spacing": 16, "--seed": 0}  # -4.md
 WITH_SUBVOLUMES = ("B4",)
@@ -88,14 +97,14 @@ class Lidc(Pipeline):
   def untrained(self, candidate, seed):
     """The untrained encoder of a part-A contract at `seed` -> weights path."""
     config = self.work / f"contract-{candidate}.yaml"
-    config.write_text(yaml.safe_dump({"contract": dict(CONTRACTS[candidate], modality="CT", box=32)}))
+    config.write_text(yaml.safe_dump({"contract": dict(ALL_CONTRACTS[candidate], modality="CT", box=32)}))
     return self.train(f"{candidate}-untrained-s{seed}", self.cases(), "--method", "random", "--config", config,
                       "--seed", seed, "--cache", self.work / f"cache-{candidate}")
 
   def pretrained(self, candidate, contract, seed):
     """Part B: `candidate`'s recipe on the dev nodules (labels unused) with a part-A contract -> weights."""
     config = self.work / f"pretrain-{candidate}-{contract}.yaml"
-    config.write_text(yaml.safe_dump(dict(PRETRAIN[candidate], contract=dict(CONTRACTS[contract], modality="CT", box=32))))
+    config.write_text(yaml.safe_dump(dict(PRETRAIN[candidate], contract=dict(ALL_CONTRACTS[contract], modality="CT", box=32))))
     return self.train(f"{candidate}-{contract}-s{seed}", self.training_cases(candidate), "--config", config,
                       "--seed", seed, "--cache", self.work / f"cache-{contract}")
 
@@ -112,9 +121,10 @@ class Lidc(Pipeline):
       rows += read_batch_csv(folder / "subvolumes.csv")
     return write_batch_csv(self.work / "train-nodules-subvolumes.csv", [{c: row[c] for c in COLUMNS} for row in rows])
 
-  def evaluate_tasks(self, features, stage, sets, ssl_components=None):
+  def evaluate_tasks(self, features, stage, sets, ssl_components=None, robust=None):
     """radiomics-ssl-evaluate of {name: features CSV} beside the classical features, per task (with the
-    ssl block reduced in-fold to `ssl_components` principal components when given)."""
+    ssl block reduced in-fold to `ssl_components` principal components when given, and both sets
+    filtered to ICC(1,1) >= 0.9 by the icc.csv `robust` when given)."""
     trad = self.classical_features()
     for task in LIDC_LABELS:
       folder = self.out / "eval" / f"{task}-{stage}"
@@ -122,7 +132,8 @@ class Lidc(Pipeline):
         self.sh("radiomics-ssl-evaluate", *features.values(), "--trad", trad, "--names", ",".join(features),
                 "--label-column", task, "--id-column", "ID", "--group-column", "Patient", "--positive", "1",
                 "--repeats", self.repeats, "--sets", sets, "--out", folder,
-                *(["--ssl-components", ssl_components] if ssl_components else []))
+                *(["--ssl-components", ssl_components] if ssl_components else []),
+                *(["--robust", robust] if robust else []))
 
 
 def read_results(folder):
@@ -193,13 +204,15 @@ def pretrain_table(out):
           rows.setdefault((int(seed), encoder), {})[task] = (float(row["auc_mean"]), float(row["sensitivity_mean"]))
   mean = {key: float(np.mean([cells[t][0] for t in LIDC_LABELS])) for key, cells in rows.items()}
   order = ["untrained"] + list(PRETRAIN)
+  rank = {key: (key[0], key[1].partition(".")[2], order.index(key[1].partition(".")[0])) for key in rows}
   lines = ["| seed | encoder | " + " | ".join(LIDC_LABELS) + " | mean AUC | mean sensitivity | − untrained | − B2 |",
            "|---|---|" + "---|" * (len(LIDC_LABELS) + 4)]
-  for seed, encoder in sorted(rows, key=lambda key: (key[0], order.index(key[1]))):
+  for seed, encoder in sorted(rows, key=rank.get):
     cells = rows[(seed, encoder)]
     sensitivity = np.mean([cells[t][1] for t in LIDC_LABELS])
-    versus = [f"{mean[(seed, encoder)] - mean[(seed, e)]:+.3f}" if (seed, e) in mean and encoder not in (e, "untrained")
-              else "" for e in ("untrained", "B2")]
+    twin = "untrained" + encoder[encoder.find("."):] if "." in encoder else "untrained"  # B5.A7 -> untrained.A7
+    versus = [f"{mean[(seed, encoder)] - mean[(seed, e)]:+.3f}" if (seed, e) in mean and encoder not in (e, twin)
+              else "" for e in (twin, "B2")]
     lines.append(f"| {seed} | {encoder} | " + " | ".join(f"{cells[t][0]:.3f} ({cells[t][1]:.2f})" for t in LIDC_LABELS)
                  + f" | {mean[(seed, encoder)]:.3f} | {sensitivity:.3f} | " + " | ".join(versus) + " |")
   return "\n".join(lines) + "\n\nCells: ssl AUC, mean of 10 repeats (minor-class sensitivity).\n"
@@ -252,12 +265,15 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("data_dir")
   parser.add_argument("out")
-  parser.add_argument("stage", choices=["contracts", "pretrain", "weights", "report"])
+  parser.add_argument("stage", choices=["contracts", "pretrain", "robustness", "weights", "report"])
   parser.add_argument("weights", nargs="*", help="NAME=PATH (stage weights)")
   parser.add_argument("--name", default="weights", help="stage name of a weights comparison (eval/<task>-<name>)")
   parser.add_argument("--sets", default="trad,ssl,trad+ssl")
   parser.add_argument("--repeats", type=int, default=10)
-  parser.add_argument("--contract", default="A1", help="stage pretrain: the part-A winner")
+  parser.add_argument("--contract", default="A1", choices=list(ALL_CONTRACTS),
+                      help="stages pretrain and robustness: A1 (the part-A winner), or A7/A8 (PREREGISTRATION-5.md)")
+  parser.add_argument("--chain", help="stage robustness: a held-out chain run as well as the default one "
+                                      f"(the pre-registered one: {lidc_robustness.HELD_OUT})")
   parser.add_argument("--candidates", nargs="+", default=list(PRETRAIN))
   parser.add_argument("--seeds", nargs="+", type=int, default=[0])
   parser.add_argument("--ssl-components", type=int, help="stage weights: the evaluator's in-fold PCA of the ssl block")
@@ -270,14 +286,22 @@ def main():
     text, winner = contract_table(out)
     (out / "contracts.md").write_text(text)
     print(text)
-  elif args.stage == "pretrain":
-    features = {}
+  elif args.stage in ("pretrain", "robustness"):
+    tag = "" if args.contract == "A1" else f".{args.contract}"  # names of another contract's rows: B5.A7, untrained.A7
+    weights = {}
     for seed in args.seeds:
-      features[f"untrained-s{seed}"] = study.ssl_features(f"{args.contract}-s{seed}", study.untrained(args.contract, seed))
+      weights[f"untrained{tag}-s{seed}"] = (f"{args.contract}-s{seed}", study.untrained(args.contract, seed))
       for candidate in args.candidates:
-        name = f"{candidate}-s{seed}"
-        features[name] = study.ssl_features(f"{candidate}-{args.contract}-s{seed}", study.pretrained(candidate, args.contract, seed))
-    stage = "pretrain-" + "-".join(args.candidates) + "-s" + "".join(map(str, args.seeds))
+        weights[f"{candidate}{tag}-s{seed}"] = (f"{candidate}-{args.contract}-s{seed}",
+                                               study.pretrained(candidate, args.contract, seed))
+    if args.stage == "robustness":
+      chains = [lidc_robustness.DEFAULT_CHAIN] + ([args.chain] if args.chain else [])
+      text = lidc_robustness.robustness_stage(study, {file: path for file, path in weights.values()}, chains)
+      (out / "robustness.md").write_text(text)
+      print(text)
+      return
+    features = {name: study.ssl_features(file, path) for name, (file, path) in weights.items()}
+    stage = "pretrain-" + "-".join(args.candidates) + tag.replace(".", "-") + "-s" + "".join(map(str, args.seeds))
     study.evaluate_tasks(features, stage, args.sets)
     text = comparison_table(out, stage, list(features))
     (out / f"{stage}.md").write_text(text)

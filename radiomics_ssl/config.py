@@ -17,6 +17,10 @@ PRECISIONS = ("fp32", "bf16")
 LARGE_ROI_RULES = ("resize", "crop")
 INTENSITY_RULES = ("percentile", "fixed")
 LAYOUTS = ("box", "tiles")
+CONTEXTS = ("crop", "cube")  # what the box holds around the ROI (Contract.context)
+POOLINGS = ("mean", "mask")  # how the encoder pools its last map (Contract.pooling)
+WINDOW_REGIONS = ("roi", "cube")  # the voxels a percentile window is taken over (Contract.window_region)
+TRAINING_VARIANTS = 8  # perturbed versions per case drawn once for views that vary the segmentation
 MODALITIES = ("any", "CT", "PET", "MR")
 METHODS = ("siam3d", "rubik", "random")  # rubik: Rubik's cube pretext; random: the untrained encoder (baselines);
 # train/methods.py gives each name its implementation, and each method checks its own settings
@@ -65,6 +69,7 @@ class Contract:
     a parameter file's `sslModality` must match it.
   layout: 'box' encodes one box centred on the ROI; 'tiles' encodes boxes tiled over the ROI's
     bounding box and averages their features, weighted by the ROI voxels in each.
+  The fields of ContextContract (below) read as their defaults on a Contract.
   """
   spacing_mm: float = 3.0
   box: int = 32
@@ -74,6 +79,18 @@ class Contract:
   mask_background: bool = False
   modality: str = "any"
   layout: str = "box"
+  context = "crop"  # ContextContract's fields, at the values every Contract has
+  roi_channel = False
+  pooling = "mean"
+  window_region = "roi"
+
+  def __new__(cls, *args, **fields):
+    """`Contract(**fields)` with any of ContextContract's fields makes a ContextContract, so that every
+    reader of a weights file's contract dict gets the right class, while a contract without them keeps
+    the eight fields (and `asdict`) of every file written before them."""
+    if cls is Contract and set(fields) & set(CONTEXT_DEFAULTS):
+      cls = ContextContract
+    return object.__new__(cls)
 
   def __post_init__(self):
     object.__setattr__(self, "window", tuple(float(v) for v in self.window))
@@ -87,11 +104,55 @@ class Contract:
     if self.intensity == "percentile":
       _check(0 <= self.window[0] and self.window[1] <= 100, "window", self.window, "percentiles must lie in [0, 100]")
 
+  @property
+  def channels(self):
+    """The encoder's input channels: the image, and the ROI with `roi_channel`."""
+    return 2 if self.roi_channel else 1
+
+  def identity(self):
+    """The fields as a dict without ContextContract's fields at their defaults: the box cache's key,
+    the same for a Contract and the ContextContract that only restates the defaults."""
+    return {k: v for k, v in dataclasses.asdict(self).items() 
+            if k not in CONTEXT_DEFAULTS or CONTEXT_DEFAULTS[k] != v}
+
   @classmethod
   def for_modality(cls, modality="any", **fields):
     """The contract of `modality` (MODALITY_CONTRACTS), with `fields` overriding it."""
     _check(modality in MODALITIES, "modality", modality, f"must be one of {MODALITIES}")
     return cls(**{**MODALITY_CONTRACTS[modality], **fields, "modality": modality})
+
+
+CONTEXT_DEFAULTS = {"context": "crop", "roi_channel": False, "pooling": "mean", "window_region": "roi"}
+
+
+@dataclass(frozen=True)
+class ContextContract(Contract):
+  """A Contract that also says what surrounds the ROI in the box and how the encoder sees the ROI
+  (results/lidc/PREREGISTRATION-5.md says why). `Contract(**fields)` builds one when `fields` name
+  any of these; their defaults are the behaviour of every weights file written before them.
+
+  context: 'crop' fills the box beyond the ROI's tight bounding box, as pyradiomics' crop did;
+    'cube' keeps the real image in the box's physical cube around the ROI (fill only outside the
+    image given), so the caller must give the image from before pyradiomics' crop.
+  roi_channel: the ROI mask is the encoder's second input channel (0 or 255).
+  pooling: 'mean' is Table 3's global average; 'mask' keeps conv6's map (the last max-pool is
+    dropped) and averages it weighted by the ROI's share of each cell (needs roi_channel).
+  window_region: a 'percentile' window over the ROI's voxels ('roi'), or over the given image's
+    voxels inside the box's cube around the ROI ('cube'), which does not follow the contour.
+  """
+  context: str = CONTEXT_DEFAULTS["context"]
+  roi_channel: bool = CONTEXT_DEFAULTS["roi_channel"]
+  pooling: str = CONTEXT_DEFAULTS["pooling"]
+  window_region: str = CONTEXT_DEFAULTS["window_region"]
+
+  def __post_init__(self):
+    super().__post_init__()
+    _check(self.context in CONTEXTS, "context", self.context, f"must be one of {CONTEXTS}")
+    _check(self.context == "crop" or self.layout == "box", "context", self.context, "'cube' needs layout 'box'")
+    _check(isinstance(self.roi_channel, bool), "roi_channel", self.roi_channel, "must be true or false")
+    _check(self.pooling in POOLINGS, "pooling", self.pooling, f"must be one of {POOLINGS}")
+    _check(self.pooling == "mean" or self.roi_channel, "pooling", self.pooling, "'mask' needs roi_channel: true")
+    _check(self.window_region in WINDOW_REGIONS, "window_region", self.window_region, f"must be one of {WINDOW_REGIONS}")
 
 
 @dataclass(frozen=True)
@@ -116,9 +177,19 @@ class Augment:
   noise_std: Tuple[float, float] = (0.0, 0.0)
   intensity_shift: float = 0.0  # largest histogram shift, on the [0, 255] scale
   probability: float = 0.5  # chance of each appearance/contrast/noise/histogram transform per view
+  perturbations: Tuple[str, ...] = ()  # the robustness study's perturbations (robustness/perturb.py) that vary
+  # each view's image and segmentation: rotation, translation, noise, volume, contour; () = off
+  variants: int = TRAINING_VARIANTS  # perturbed versions per case, drawn once and cached (train/views.py)
 
   def __post_init__(self):
     _check(self.context >= 1.0, "augment.context", self.context, "must be >= 1")
+    object.__setattr__(self, "perturbations", tuple(self.perturbations))
+    if self.perturbations:
+      from radiomics_ssl.robustness.perturb import PERTURBATIONS
+
+      _check(set(self.perturbations) <= set(PERTURBATIONS), "augment.perturbations", self.perturbations,
+             f"must be chosen from {PERTURBATIONS}")
+      _check(self.variants >= 2, "augment.variants", self.variants, "must be >= 2 (each view of a pair takes its own)")
     _check(0 <= self.probability <= 1, "augment.probability", self.probability, "must lie in [0, 1]")
     for name in ("scale", "gamma", "sharpen", "blur_sigma", "noise_std"):
       value = getattr(self, name)
@@ -214,7 +285,7 @@ class TrainConfig:
     """Build from nested dicts (YAML); unknown keys are errors naming `source`."""
     values = dict(values)
     if "contract" in values and not isinstance(values["contract"], Contract):
-      values["contract"] = _build(Contract.for_modality, values["contract"], f"{source}: contract", Contract)
+      values["contract"] = _build(Contract.for_modality, values["contract"], f"{source}: contract", ContextContract)
     if "augment" in values and not isinstance(values["augment"], Augment):
       values["augment"] = _build(Augment, values["augment"], f"{source}: augment")
     return _build(cls, values, source)

@@ -76,10 +76,11 @@ class LoadedEncoder:
     return DEFAULT_CUDA_BATCH if self.device.type == "cuda" else 1
 
   def encode(self, boxes):
-    """boxes: (B, D, H, W) float32 in [0, 255] -> (B, feature_dim) float64 features."""
+    """boxes: (B, D, H, W), or (B, channels, D, H, W), float32 in [0, 255] -> (B, feature_dim) float64 features."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))[:, None].to(self.device)
+    x = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
+    x = (x[:, None] if x.dim() == 4 else x).to(self.device)
     if self.channels_last:
       x = x.contiguous(memory_format=torch.channels_last_3d)
     with torch.inference_mode(), numerics_scope(self.device, self.precision, self.threads), \
@@ -90,7 +91,7 @@ class LoadedEncoder:
   def encode_rois(self, prepared_rois):
     """`preprocess.PreparedRoi`s -> one (feature_dim,) vector each: the box's features, or the tiles'
     mean weighted by their ROI voxels. All boxes go through the encoder as one batch."""
-    features = self.encode(np.concatenate([prepared.boxes for prepared in prepared_rois]))
+    features = self.encode(np.concatenate([prepared.inputs for prepared in prepared_rois]))
     if not np.isfinite(features).all():
       raise ValueError(f"{self.weights.path}: the encoder produced non-finite features")
     vectors, start = [], 0

@@ -4,6 +4,8 @@ Table 3: conv1 3^3x32; two bottleneck residual blocks [1^3, 3^3, 1^3] x 32; max-
 conv4 64; max-pool 3; conv5 128; max-pool 3; conv6 256 (each conv with BN + ReLU);
 global pooling; dense7 324 + BN; dense8 256. "The input is set to 96x96x96 but it can be
 arbitrary size in practice": pooling shrinks its window on axes shorter than 3 voxels.
+Contracts with a ROI channel give the stem two input channels; `pooling: mask` averages conv6's
+map weighted by the ROI instead (config.Contract says when and why).
 """
 import torch
 import torch.nn.functional as F
@@ -51,10 +53,14 @@ class Encoder3d(nn.Module):
   """The paper's encoder; its 256 last-layer outputs are the radiomic features."""
 
   def __init__(self, in_channels=ENCODER["in_channels"], width=ENCODER["width"], hidden_dim=ENCODER["hidden_dim"],
-               feature_dim=ENCODER["feature_dim"]):
+               feature_dim=ENCODER["feature_dim"], pooling="mean"):
     super().__init__()
-    self.feature_dim = feature_dim
+    if pooling not in ("mean", "mask") or (pooling == "mask" and in_channels < 2):
+      raise ValueError(f"pooling={pooling!r} with in_channels={in_channels}: 'mean', or 'mask' with a ROI channel")
+    self.feature_dim, self.pooling = feature_dim, pooling
     self.arguments = dict(in_channels=in_channels, width=width, hidden_dim=hidden_dim, feature_dim=feature_dim)
+    if pooling != "mean":  # Table 3's arguments only, unless pooling differs (older files name none)
+      self.arguments["pooling"] = pooling
     self.trunk = nn.Sequential(
       _conv_bn_relu(in_channels, width, 3),
       Bottleneck3d(width),
@@ -63,7 +69,7 @@ class Encoder3d(nn.Module):
       _conv_bn_relu(width, 64, 3),
       _Pool3(),
       _conv_bn_relu(64, 128, 3),
-      _Pool3(),
+      _Pool3() if pooling == "mean" else nn.Identity(),  # mask pooling keeps conv6's map (3^3 at a 32^3 box)
       _conv_bn_relu(128, 256, 3),
       nn.AdaptiveAvgPool3d(1),
       nn.Flatten(),
@@ -76,8 +82,20 @@ class Encoder3d(nn.Module):
     )
 
   def forward(self, x):
-    """x: (B, 1, D, H, W) intensities in [0, 255] -> (B, feature_dim)."""
-    return self.head(self.trunk(x * (1.0 / INPUT_RANGE)))
+    """x: (B, C, D, H, W) intensities in [0, 255] (channel 1: the ROI, 0 or 255) -> (B, feature_dim)."""
+    x = x * (1.0 / INPUT_RANGE)
+    if self.pooling == "mean":
+      return self.head(self.trunk(x))
+    return self.head(mask_pool(self.trunk[:-2](x), x[:, 1:2]))
+
+
+def mask_pool(features, roi):
+  """The mean of a feature map (B, C, d, h, w) weighted by the ROI's share of each cell (roi: (B, 1,
+  D, H, W) in [0, 1]); a sample whose ROI covers no cell gets the plain mean."""
+  share = F.adaptive_avg_pool3d(roi.to(features.dtype), features.shape[2:])
+  total = share.sum(dim=(2, 3, 4))
+  weighted = (features * share).sum(dim=(2, 3, 4)) / total.clamp_min(1e-12)
+  return torch.where(total > 0, weighted, features.mean(dim=(2, 3, 4)))
 
 
 class Predictor(nn.Module):
@@ -124,6 +142,11 @@ class Siam3d(nn.Module):
     return t1, t2, r1.detach(), r2.detach()
 
 
+def encoder_for(contract):
+  """A freshly initialised encoder for a preprocessing contract: its input channels and pooling."""
+  return Encoder3d(in_channels=contract.channels, pooling=contract.pooling)
+
+
 def build_encoder(architecture, arguments):
   """Instantiate the encoder named in a weights file's metadata."""
   if architecture != ARCHITECTURE:
@@ -140,7 +163,8 @@ def encoder_flops(box, arguments=None):
   macs += 2 * voxels * (width * width * (1 + 27 + 1))  # two bottlenecks
   size = box
   for cin, cout in ((width, 64), (64, 128), (128, 256)):
-    size = size // 3 if size >= 3 else 1  # _Pool3 shrinks its window to the axis, giving 1
+    if cout != 256 or arguments.get("pooling", "mean") == "mean":  # mask pooling keeps the last map
+      size = size // 3 if size >= 3 else 1  # _Pool3 shrinks its window to the axis, giving 1
     macs += size ** 3 * 27 * cin * cout
   macs += 256 * hidden + hidden * dim
   return 2 * macs

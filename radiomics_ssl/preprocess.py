@@ -1,9 +1,12 @@
 """One preprocessing implementation for training and extraction, driven by a `Contract`.
 
-Input: the SimpleITK image and mask as a pyradiomics feature class receives them (the tight
-bounding-box crop, after any pyradiomics resampling or normalisation). Output: a cubic box of
-`contract.box` voxels at `contract.spacing_mm`, centred on the ROI, padded with background,
-intensities mapped to [0, 255] (Section 3, "Datasets and preprocessing").
+Input: a SimpleITK image and mask on the same grid: the whole image, or any part of it that holds
+the ROI (pyradiomics' tight crop included). Output: a cubic box of `contract.box` voxels at
+`contract.spacing_mm`, centred on the ROI, intensities mapped to [0, 255] (Section 3, "Datasets
+and preprocessing"). With `context: crop` the box holds the ROI's tight bounding box, filled beyond
+it, whatever the caller cropped (the values of every contract written before `context` existed);
+with `context: cube` it holds the real image of the given image around the ROI, so the caller must
+give more than the tight crop.
 """
 import itertools
 from dataclasses import dataclass
@@ -12,6 +15,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from radiomics_ssl.units import roi_percentiles
+
+KERNEL_REACH = 17  # voxels beyond a sampled region that the anti-aliasing kernel (at most 32 wide) reads
 
 
 @dataclass
@@ -25,6 +30,15 @@ class PreparedRoi:
   fit: str               # 'whole' (the ROI fits), 'cropped', 'resized' or 'tiled'
   roi_percentiles: tuple  # the 1st, 50th and 99th percentiles of the ROI's image values (QA: their units)
   roi_extent_mm: float   # the ROI's largest bounding-box side
+  roi_channel: bool = False  # the encoder's input holds the ROI as a second channel
+  coverage: float = 1.0  # share of the first box inside the given image (the rest is fill)
+
+  @property
+  def inputs(self):
+    """The encoder's input, float32 (tiles, channels, box, box, box): the box, and the ROI as 0 or 255."""
+    if not self.roi_channel:
+      return self.boxes[:, None]
+    return np.stack([self.boxes, self.rois.astype(np.float32) * np.float32(255.0)], axis=1)
 
   @property
   def box(self):
@@ -72,50 +86,101 @@ def prepare_roi(image, mask, label, contract, size=None):
   """Resample the ROI of `label` into the contract's box(es). Raises ValueError on unusable input.
 
   `size` (training only) asks for a larger cubic region at the same spacing, from which the
-  trainer cuts its views; the spacing still follows from `contract.box`.
+  trainer cuts its views; the spacing and the window still follow from `contract.box`.
   """
   in_roi = check_roi(image, mask, label)
   values = sitk.GetArrayViewFromImage(image)[in_roi].astype(np.float64)
-  window = _intensity_window(values, contract)
-  roi_image = sitk.GetImageFromArray(in_roi.astype(np.uint8))
-  roi_image.CopyInformation(mask)
   lo, hi = _roi_bounds(in_roi)
   extent_mm = (hi - lo + 1) * np.array(image.GetSpacing())
   spacing = contract.spacing_mm
   if contract.large_roi == "resize" and contract.layout == "box":
     spacing = max(spacing, float(extent_mm.max()) / contract.box)
   size = size or contract.box
-  smoothed = _anti_alias(sitk.Cast(image, sitk.sitkFloat32), spacing)
   centres = _tile_centres(lo, hi, extent_mm, spacing * contract.box, contract.layout)
-  boxes, rois, weights = _sample(smoothed, roi_image, centres, spacing, size, window[0])
+  source, source_roi, offset = _source(image, in_roi, mask, lo, hi, contract, centres[0], spacing * size)
+  smoothed = _anti_alias(sitk.Cast(source, sitk.sitkFloat32), spacing)
+  boxes, rois, weights = _sample(smoothed, source_roi, _points(source, centres, offset), spacing, size)
   if not weights.any() and contract.layout == "box":  # a non-convex ROI (a mandible) may miss its bounding box's centre
     centres = [_nearest_roi_voxel(in_roi, centres[0], image.GetSpacing())]
-    boxes, rois, weights = _sample(smoothed, roi_image, centres, spacing, size, window[0])
+    boxes, rois, weights = _sample(smoothed, source_roi, _points(source, centres, offset), spacing, size)
   if not weights.any():
     raise ValueError(f"the ROI is smaller than one voxel of the contract's {spacing:g} mm grid; "
                      "use weights with a finer contract spacing")
+  window = _intensity_window(values, image, centres[0], contract)
   keep = weights > 0  # tiles that hold no ROI voxel carry no pooling weight
   boxes, rois = np.stack(boxes)[keep], np.stack(rois)[keep].astype(np.uint8)
+  coverage = float(np.isfinite(_centre(boxes[0], contract.box)).mean())
   low, high = window
   boxes = (np.clip((boxes - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.float32)
+  boxes[np.isnan(boxes)] = 0.0  # outside the given image: the window's low value, as a fill of `low` gave
   if contract.mask_background:
     boxes[rois == 0] = 0.0
   fit = ("tiled" if contract.layout == "tiles" else "resized" if spacing > contract.spacing_mm
          else "whole" if extent_mm.max() <= contract.box * spacing else "cropped")
   return PreparedRoi(boxes=boxes, rois=rois, weights=weights[keep], spacing_mm=spacing, window=window, fit=fit,
-                     roi_percentiles=roi_percentiles(values),
-                     roi_extent_mm=float(extent_mm.max()))
+                     roi_percentiles=roi_percentiles(values), roi_extent_mm=float(extent_mm.max()),
+                     roi_channel=contract.roi_channel, coverage=coverage)
 
 
-def _intensity_window(roi_values, contract):
-  """The [low, high] range mapped to [0, 255]; a flat ROI gets a unit-wide window."""
-  if contract.intensity == "percentile":
+def _source(image, in_roi, mask, lo, hi, contract, centre, region_mm):
+  """-> (image, ROI as uint8, index of its first voxel in the given image): the part of the given
+  image that the boxes are sampled from: the ROI's
+  tight bounding box ('crop', as pyradiomics crops), or the region's cube plus the anti-aliasing
+  kernel's reach ('cube'; refused when the given image is itself the tight crop)."""
+  size = np.array(image.GetSize())
+  if contract.context == "crop":
+    low, high = lo, hi
+  else:
+    if (lo == 0).all() and (hi == size - 1).all() and \
+            np.any(size * np.array(image.GetSpacing()) < contract.box * contract.spacing_mm):
+      raise ValueError("context 'cube' needs the image around the ROI, not the ROI's tight bounding-box crop "
+                       "(give prepare_roi the image from before pyradiomics' crop)")
+    reach = region_mm / 2.0 / np.array(image.GetSpacing()) + 1 + KERNEL_REACH
+    low = np.maximum(np.floor(np.asarray(centre) - reach), 0).astype(int)
+    high = np.minimum(np.ceil(np.asarray(centre) + reach), size - 1).astype(int)
+  roi_image = sitk.GetImageFromArray(in_roi.astype(np.uint8))
+  roi_image.CopyInformation(mask)
+  if (low == 0).all() and (high == size - 1).all():
+    return image, roi_image, low
+  extent, start = (high - low + 1).tolist(), [int(v) for v in low]
+  return sitk.RegionOfInterest(image, extent, start), sitk.RegionOfInterest(roi_image, extent, start), low
+
+
+def _points(source, centres, offset):
+  """Physical points of continuous (x, y, z) indices of the given image, computed on the source
+  (whose first voxel is `offset`), so that a given crop and the full image give the same points."""
+  return [source.TransformContinuousIndexToPhysicalPoint((np.asarray(c, float) - offset).tolist()) for c in centres]
+
+
+def _centre(box, side):
+  """The central side^3 voxels of a cubic region."""
+  start = (box.shape[-1] - side) // 2
+  return box[start:start + side, start:start + side, start:start + side]
+
+
+def _intensity_window(roi_values, image, centre, contract):
+  """The [low, high] range mapped to [0, 255]; a flat region gets a unit-wide window. A 'cube'
+  percentile window is taken over the given image's own voxels (not resampled) whose centres lie
+  in the box's cube around `centre` (a continuous index of the image), so that it does not depend
+  on the region size, on the contour, or on how much image beyond the cube the caller gave."""
+  if contract.intensity == "percentile" and contract.window_region == "cube":
+    low, high = np.percentile(_cube_values(image, centre, contract.box * contract.spacing_mm), contract.window)
+  elif contract.intensity == "percentile":
     low, high = np.percentile(roi_values, contract.window)
   else:
     low, high = contract.window
   if high <= low:
     high = low + 1.0
   return float(low), float(high)
+
+
+def _cube_values(image, centre, side_mm):
+  """The image's voxel values within side_mm / 2 of `centre` along each of its axes, as float64."""
+  half = side_mm / 2.0 / np.array(image.GetSpacing())
+  low = np.maximum(np.ceil(np.asarray(centre) - half), 0).astype(int)
+  high = np.minimum(np.floor(np.asarray(centre) + half), np.array(image.GetSize()) - 1).astype(int)
+  array = sitk.GetArrayViewFromImage(image)  # (z, y, x)
+  return array[low[2]:high[2] + 1, low[1]:high[1] + 1, low[0]:high[0] + 1].astype(np.float64).ravel()
 
 
 def _roi_bounds(in_roi):
@@ -142,20 +207,21 @@ def _nearest_roi_voxel(in_roi, centre, voxel_spacing):
   return indices[np.argmin(distances)].astype(float)
 
 
-def _sample(image, roi_image, centres, spacing, size, fill):
-  """The image and ROI boxes around each centre, and each box's ROI voxel count."""
+def _sample(image, roi_image, points, spacing, size):
+  """The image and ROI boxes around each physical point, and each box's ROI voxel count; image
+  voxels outside the given image are NaN (the window's low value once mapped)."""
   boxes, rois = [], []
-  for centre in centres:
-    grid = _grid(image, centre, spacing, size)
+  for point in points:
+    grid = _grid(image, point, spacing, size)
     rois.append(sitk.GetArrayFromImage(_resample(roi_image, grid, sitk.sitkNearestNeighbor, 0)))
-    boxes.append(sitk.GetArrayFromImage(_resample(image, grid, sitk.sitkLinear, fill)))
+    boxes.append(sitk.GetArrayFromImage(_resample(image, grid, sitk.sitkLinear, np.nan)))
   return boxes, rois, np.array([roi.sum() for roi in rois], dtype=np.float64)
 
 
-def _grid(image, centre_index, spacing, size):
+def _grid(image, point, spacing, size):
   """A reference image of `size`^3 voxels at `spacing`, in the image's orientation, centred on a
-  continuous (x, y, z) index of the image."""
-  centre = np.array(image.TransformContinuousIndexToPhysicalPoint(np.asarray(centre_index, float).tolist()))
+  physical point."""
+  centre = np.array(point)
   direction = np.array(image.GetDirection()).reshape(3, 3)
   origin = centre - direction @ np.full(3, (size - 1) / 2.0 * spacing)
   grid = sitk.Image([size] * 3, sitk.sitkUInt8)

@@ -160,6 +160,10 @@ def build_encoder(weights):
     encoder = build(weights.metadata["architecture"], weights.metadata["arguments"])
   except (KeyError, TypeError, ValueError) as error:
     raise WeightsError(f"{weights.path}: cannot build the architecture ({error})") from None
+  contract = weights.contract
+  if (encoder.arguments["in_channels"], encoder.pooling) != (contract.channels, contract.pooling):
+    raise WeightsError(f"{weights.path}: the encoder takes {encoder.arguments['in_channels']} channel(s) with "
+                       f"{encoder.pooling} pooling, its contract {contract.channels} with {contract.pooling} pooling")
   expected = encoder.state_dict()
   missing = sorted(set(expected) - set(weights.tensors))
   unexpected = sorted(set(weights.tensors) - set(expected))

@@ -68,3 +68,32 @@ def test_output_norm_standardises_training_targets_but_not_the_encoder():
   torch.testing.assert_close(r1.mean(0), torch.zeros(256), atol=1e-4, rtol=0)
   assert set(model.encoder.state_dict()) == set(Encoder3d().state_dict())  # nothing extra in the weights
   assert not isinstance(Siam3d(Encoder3d(), output_norm=False).output_norm, torch.nn.BatchNorm1d)
+
+
+def test_a_roi_channel_and_mask_pooling_keep_table3_tensors_apart_from_the_stem():
+  plain, masked = Encoder3d(), Encoder3d(in_channels=2, pooling="mask")
+  shapes = {name: tuple(t.shape) for name, t in plain.state_dict().items()}
+  other = {name: tuple(t.shape) for name, t in masked.state_dict().items()}
+  assert set(shapes) == set(other)
+  assert [name for name in shapes if shapes[name] != other[name]] == ["trunk.0.0.weight"]
+  assert masked.arguments == {"in_channels": 2, "width": 32, "hidden_dim": 324, "feature_dim": 256, "pooling": "mask"}
+  assert "pooling" not in plain.arguments
+  with pytest.raises(ValueError, match="pooling"):
+    Encoder3d(pooling="mask")
+
+
+def test_mask_pooling_averages_the_cells_the_roi_covers():
+  from radiomics_ssl.model import mask_pool
+
+  features = torch.arange(2 * 3 * 27, dtype=torch.float32).reshape(2, 3, 3, 3, 3)
+  roi = torch.zeros(2, 1, 9, 9, 9)
+  roi[0, :, 3:6, 3:6, 3:6] = 1  # the centre cell only
+  pooled = mask_pool(features, roi)
+  torch.testing.assert_close(pooled[0], features[0, :, 1, 1, 1])
+  torch.testing.assert_close(pooled[1], features[1].mean(dim=(1, 2, 3)))  # no ROI: the plain mean
+  masked = Encoder3d(in_channels=2, pooling="mask").eval()
+  x = torch.rand(2, 2, 32, 32, 32) * 255
+  x[:, 1] = 0
+  x[:, 1, 12:20, 12:20, 12:20] = 255
+  assert masked(x).shape == (2, 256)
+  assert encoder_flops(32, masked.arguments) > encoder_flops(32, {"in_channels": 2})

@@ -108,3 +108,11 @@ def test_atomic_save_leaves_no_temporary_files(untrained_weights, tmp_path):
                {k: v for k, v in loaded.metadata.items() if k not in ("sha256", "format", "version")})
   assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.safetensors"]
   assert weights.load(str(target)).sha256 == loaded.sha256
+
+
+def test_a_contract_and_an_encoder_that_disagree_on_the_input_are_refused(tmp_path):
+  from helpers import make_untrained_weights
+
+  path = make_untrained_weights(tmp_path / "two.safetensors", context="cube", roi_channel=True)  # a 1-channel encoder
+  with pytest.raises(weights.WeightsError, match="1 channel"):
+    weights.build_encoder(weights.load(path))

@@ -66,10 +66,18 @@ def sample_params(batch, config, generator, device="cpu"):
 
 
 def apply(x, params, size=None):
-  """Augment x (B, 1, D, H, W) in [0, 255] with fixed parameters; returns a new tensor. With `size`,
-  each view is a size^3 window of the region x (a cube) instead of the whole of it."""
+  """Augment x (B, C, D, H, W) in [0, 255] with fixed parameters; returns a new tensor. With `size`,
+  each view is a size^3 window of the region x (a cube) instead of the whole of it. Channel 0 is
+  the image; a second channel (the ROI, 0 or 255) follows the geometry only and stays binary."""
   x = affine(x, params["rotation"], params["scale"], params["shift"], size)
   x = flip(x, params["flip"])
+  if x.shape[1] > 1:
+    return torch.cat([appearance(x[:, :1], params), (x[:, 1:] >= MAX_VALUE / 2).to(x.dtype) * MAX_VALUE], dim=1)
+  return appearance(x, params)
+
+
+def appearance(x, params):
+  """The intensity transforms of `apply`, in its order: gamma, sharpening, blur, histogram shift, noise."""
   x = gamma(x, params["gamma"])
   x = sharpen(x, params["sharpen"])
   x = gaussian_blur(x, params["blur"])

@@ -144,7 +144,7 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
   from radiomics_ssl.cases import CaseError
   from radiomics_ssl.train import distributed
   from radiomics_ssl.train.augment import region_size
-  from radiomics_ssl.train.data import load_training_boxes
+  from radiomics_ssl.train.data import load_training_regions
   from radiomics_ssl.train.loop import Trainer
 
   device = distributed.init_from_env(config.device)
@@ -155,9 +155,9 @@ def run(config, cases_csv, out_dir, cache_dir=None, resume=False, skip_bad=False
       error = None
       if main_process == turn:
         try:
-          boxes, summary = load_training_boxes(cases_csv, config.contract, cache_dir or os.path.join(out_dir, "cache"),
-                                               skip_bad=skip_bad, progress=progress,
-                                               size=region_size(config.contract.box, config.augment.context))
+          boxes, summary = load_training_regions(cases_csv, config, cache_dir or os.path.join(out_dir, "cache"),
+                                                 skip_bad=skip_bad, progress=progress,
+                                                 size=region_size(config.contract.box, config.augment.context))
         except (CaseError, OSError, ValueError) as failure:
           error = failure
       if not distributed.agree(error is None):

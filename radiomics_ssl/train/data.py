@@ -2,18 +2,20 @@
 
 Each case goes through the same loader and `prepare_roi` as extraction, and its box is cached
 as `.npy` under a key of the files' sha256, the label and the contract, so epochs never re-read
-or re-resample NIfTI files and a changed file or contract is never served stale.
+or re-resample NIfTI files and a changed file or contract is never served stale. Views that vary
+the segmentation, and contracts with a ROI channel or a cube of context, cache each case's
+versions (train/views.py) the same way.
 """
 import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict
 
 import numpy as np
 
 from radiomics_ssl.cases import CaseError, case_label, crop_to_roi, file_sha256, load_case, read_batch_csv
 from radiomics_ssl.preprocess import prepare_roi
+from radiomics_ssl.train import views
 
 logger = logging.getLogger(__name__)
 
@@ -26,41 +28,90 @@ def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=
   geometry mismatches, NaN in the ROI) are errors listing every offending row with its line and
   file, unless `skip_bad`, in which case they are skipped and listed in the summary.
   """
+  size = size or contract.box
+  identity = json.dumps(contract.identity(), sort_keys=True) + ("" if size == contract.box else f"|region {size}")
+
+  def make(row, label, case_key):
+    image, mask = load_case(row["Image"], row["Mask"], label)
+    image, mask = crop_to_roi(image, mask, label, row["Image"], row["Mask"])
+    return prepare_roi(image, mask, label, contract, size).box
+
+  boxes, summary = _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress)
+  return (np.stack(boxes) if boxes else np.zeros((0,) + (size,) * 3, np.float32)), summary
+
+
+def load_training_regions(csv_path, config, cache_dir, skip_bad=False, progress=None, size=None):
+  """-> (views.Regions, data summary): the boxes of `load_training_boxes` (one version, no ROI
+  channel) unless the contract feeds the ROI or a cube of context to the encoder or the views
+  perturb the segmentation; then each case's versions (train/views.py), cached as one `.npz`."""
+  contract, augment = config.contract, config.augment
+  if contract.context == "crop" and not contract.roi_channel and not augment.perturbations:
+    boxes, summary = load_training_boxes(csv_path, contract, cache_dir, skip_bad, progress, size)
+    return views.Regions.of_boxes(boxes), summary
+  size = size or contract.box
+  drawn = {"chain": augment.perturbations, "variants": augment.variants, "seed": config.seed} if augment.perturbations else {}
+  identity = json.dumps([contract.identity(), size, drawn], sort_keys=True)
+
+  def make(row, label, case_key):
+    image, mask = load_case(row["Image"], row["Mask"], label)
+    return views.case_versions(image, mask, label, contract, size, augment, config.seed, case_key)
+
+  cases, summary = _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress, versions=True)
+  shape = (0, 1 + (augment.variants if augment.perturbations else 0)) + (size,) * 3
+  images = np.stack([c[0] for c in cases]) if cases else np.zeros(shape, np.float32)
+  rois = (np.stack([c[1] for c in cases]) if cases else np.zeros(shape, np.uint8)) if contract.roi_channel else None
+  return views.Regions(images, rois), summary
+
+
+def _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress, versions=False):
+  """Each row's `make(row, label, case key)`, cached under a key of the files' sha256, the label and
+  `identity` (`.npy` of one array, or with `versions` `.npz` of images and rois); -> (items, summary)."""
   rows = read_batch_csv(csv_path)
   os.makedirs(cache_dir, exist_ok=True)
-  size = size or contract.box
-  contract_json = json.dumps(asdict(contract), sort_keys=True) + ("" if size == contract.box else f"|region {size}")
-  boxes, keys, bad = [], [], []
+  items, keys, bad = [], [], []
   iterator = progress(rows, desc="preprocess", unit="case") if progress else rows
   for line, row in enumerate(iterator, start=2):
     try:
       label = case_label(row)
-      key = hashlib.sha256("|".join([file_sha256_or_error(row["Image"], "image"),
-                                     file_sha256_or_error(row["Mask"], "mask"),
-                                     str(label), contract_json]).encode()).hexdigest()
-      cached = os.path.join(cache_dir, f"{key}.npy")
+      files = [file_sha256_or_error(row["Image"], "image"), file_sha256_or_error(row["Mask"], "mask"), str(label)]
+      key = hashlib.sha256("|".join(files + [identity]).encode()).hexdigest()
+      cached = os.path.join(cache_dir, f"{key}.{'npz' if versions else 'npy'}")
       if os.path.isfile(cached):
-        box = np.load(cached)
+        item = _read(cached, versions)
       else:
-        image, mask = load_case(row["Image"], row["Mask"], label)
-        image, mask = crop_to_roi(image, mask, label, row["Image"], row["Mask"])
-        box = prepare_roi(image, mask, label, contract, size).box
-        np.save(cached + ".tmp.npy", box)
-        os.replace(cached + ".tmp.npy", cached)
+        item = make(row, label, hashlib.sha256("|".join(files).encode()).hexdigest())
+        _write(cached, item, versions)
     except (CaseError, ValueError) as error:
       bad.append(f"{csv_path} line {line}: {error}")
       continue
-    boxes.append(box)
+    items.append(item)
     keys.append(key)
   if bad and not skip_bad:
     raise CaseError(f"{len(bad)} unusable row(s) (use --skip-bad to skip them):\n  " + "\n  ".join(bad))
   for message in bad:
     logger.warning("skipped %s", message)
   summary = {
-    "csv": os.path.abspath(csv_path), "n_rows": len(rows), "n_cases": len(boxes), "skipped": bad,
+    "csv": os.path.abspath(csv_path), "n_rows": len(rows), "n_cases": len(items), "skipped": bad,
     "cases_sha256": hashlib.sha256("\n".join(keys).encode()).hexdigest(),
   }
-  return (np.stack(boxes) if boxes else np.zeros((0,) + (size,) * 3, np.float32)), summary
+  return items, summary
+
+
+def _read(path, versions):
+  if not versions:
+    return np.load(path)
+  with np.load(path) as stored:
+    return stored["images"], stored["rois"]
+
+
+def _write(path, item, versions):
+  """Atomically: a reader never sees half a file."""
+  with open(path + ".tmp", "wb") as stream:
+    if versions:
+      np.savez(stream, images=item[0], rois=item[1])
+    else:
+      np.save(stream, item)
+  os.replace(path + ".tmp", path)
 
 
 def file_sha256_or_error(path, role):

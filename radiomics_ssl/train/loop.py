@@ -14,13 +14,14 @@ import time
 import numpy as np
 import torch
 
-from radiomics_ssl.model import Encoder3d
+from radiomics_ssl.model import encoder_for
 from radiomics_ssl.train import augment, balance, distributed, runfiles
 from radiomics_ssl.train.bank import FeatureBank
 from radiomics_ssl.train.loss import collapse_std
 from radiomics_ssl.train.methods import Batch, build_method
 from radiomics_ssl.train.monitor import RankMonitor
 from radiomics_ssl.train.schedule import CaseSchedule
+from radiomics_ssl.train.views import Regions
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,25 +50,27 @@ def learning_rate(config, iteration):
 class Trainer:
   """Holds the model, optimiser and schedule; `run()` trains to `config.iterations`.
 
-  boxes: (cases, R, R, R) regions around each ROI, R = augment.region_size(box, augment.context);
-  each view is a box-sized window of its region.
+  boxes: (cases, R, R, R) regions around each ROI, R = augment.region_size(box, augment.context),
+  or train.views.Regions (versions of each region, and the ROI channel); each view is a box-sized
+  window of its region.
   """
 
   def __init__(self, config, boxes, out_dir, data_summary, command="", device=None):
     if len(boxes) < max(config.batch_size, config.m if config.balance == "se" else 2):
       raise ValueError(f"{len(boxes)} usable case(s); training needs at least batch_size={config.batch_size}")
     region = augment.region_size(config.contract.box, config.augment.context)
-    if boxes.shape[1:] != (region,) * 3:
-      raise ValueError(f"boxes of shape {boxes.shape[1:]}; this config cuts its views from {region}^3 regions")
+    self.regions = boxes if isinstance(boxes, Regions) else Regions.of_boxes(np.asarray(boxes))
+    if self.regions.images.shape[2:] != (region,) * 3:
+      raise ValueError(f"boxes of shape {tuple(self.regions.images.shape[2:])}; this config cuts its views from "
+                       f"{region}^3 regions")
     self.config, self.out_dir, self.data_summary, self.command = config, out_dir, data_summary, command
     self.device = device or distributed.init_from_env(config.device)
     # channels-last on CPU only (measured: oneDNN's channels-last conv backward is ~1% off float64
     # gradients, contiguous 0.1%); DDP runs contiguous so that they match a 1-process contiguous run
     self.channels_last = config.channels_last and self.device.type == "cpu" and distributed.world_size() == 1
-    self.boxes = torch.from_numpy(np.ascontiguousarray(boxes, dtype=np.float32))
     self.method = build_method(config)
     torch.manual_seed(config.seed)
-    self.model = self.method.build(Encoder3d()).to(self.device)
+    self.model = self.method.build(encoder_for(config.contract)).to(self.device)
     if self.channels_last:
       self.model = self.model.to(memory_format=torch.channels_last_3d)
     self.net = self.model  # what the step calls: the model itself, or its DDP wrapper under torchrun
@@ -92,8 +95,8 @@ class Trainer:
   def _layout(self, x):
     return x.contiguous(memory_format=torch.channels_last_3d) if self.channels_last else x
 
-  def _regions(self, indices):
-    return self.boxes[torch.as_tensor(indices)][:, None].to(self.device)
+  def _regions(self, indices, versions=None):
+    return self.regions.inputs(indices, versions).to(self.device)
 
   def _encode(self, indices):
     """Features of the cases' centred boxes by the current encoder (eval mode): what extraction sees."""
@@ -131,9 +134,10 @@ class Trainer:
     timings["balance_s"] = time.perf_counter() - start
     mark = time.perf_counter()
     share = distributed.shard(len(indices))  # every rank draws the global batch's parameters, keeps its share
-    x = self._regions(indices[share])
+    versions = self.regions.draw_versions(len(indices), self.schedule.generator)  # one perturbed version per view
     views = []
-    for _ in range(self.method.views):
+    for view in range(self.method.views):
+      x = self._regions(indices[share], None if versions is None else versions[view % 2][share])
       params = augment.sample_params(len(indices), self.config.augment, self.schedule.generator, self.device)
       views.append(self._layout(augment.apply(x, {name: value[share] for name, value in params.items()},
                                               self.config.contract.box)))

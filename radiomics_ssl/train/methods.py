@@ -47,6 +47,8 @@ class Method:
     for field in ("variance_weight", "covariance_weight", "reconstruction_weight"):
       if getattr(config, field):
         raise ValueError(f"method={config.method!r} must be siam3d with {field}")
+    if getattr(config.contract, "roi_channel", False):
+      raise ValueError(f"contract.roi_channel=True works with method siam3d or random, not {config.method!r}")
 
   def build(self, encoder):
     raise NotImplementedError
@@ -65,7 +67,8 @@ class Siam3dMethod(Method):
 
   @classmethod
   def check(cls, config):
-    pass
+    if getattr(config.contract, "roi_channel", False) and config.reconstruction_weight:
+      raise ValueError("contract.roi_channel=True works without reconstruction_weight (the decoder redraws one channel)")
 
   def build(self, encoder):
     net = Siam3d(encoder, self.config.predictor_hidden_dim, self.config.output_norm)

@@ -110,3 +110,19 @@ def test_the_intensity_shift_moves_the_histogram_by_the_drawn_amount():
   assert drawn.abs().max() <= 40 and drawn.std() > 10
   views = augment.apply(torch.full((500, 1, 2, 2, 2), 128.0), params)
   torch.testing.assert_close(views.mean(dim=(1, 2, 3, 4)) - 128.0, drawn, rtol=0, atol=1e-4)
+
+
+def test_a_roi_channel_follows_the_geometry_only_and_stays_binary():
+  image = torch.rand(3, 1, 16, 16, 16, generator=torch.Generator().manual_seed(1)) * 255
+  roi = torch.zeros(3, 1, 16, 16, 16)
+  roi[:, :, 5:11, 4:12, 6:10] = 255
+  params = augment.sample_params(3, PAPER, torch.Generator().manual_seed(2))
+  params["noise"] = torch.full((3,), 5.0)
+  params["gamma"] = torch.full((3,), 1.4)
+  out = augment.apply(torch.cat([image, roi], dim=1), params)
+  torch.testing.assert_close(out[:, :1], augment.apply(image, params), rtol=0, atol=0)  # the image as alone
+  assert set(out[:, 1].unique().tolist()) <= {0.0, 255.0}
+  geometry = dict(augment.identity_params(3), rotation=params["rotation"], scale=params["scale"], shift=params["shift"],
+                  flip=params["flip"])
+  moved = augment.apply(roi, geometry)
+  assert ((moved >= 127.5).float() * 255 == out[:, 1:]).float().mean() == 1.0
