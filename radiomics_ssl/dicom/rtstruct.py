@@ -153,7 +153,8 @@ def rasterise(dataset, path, image, image_info, roi=None, number=None):
       if np.any(high < low):
         continue
       columns, rows = np.meshgrid(np.arange(low[0], high[0] + 1), np.arange(low[1], high[1] + 1))
-      inside = Path(polygon, closed=True).contains_points(np.column_stack([columns.ravel(), rows.ravel()]))
+      ring = np.vstack([polygon, polygon[:1]])  # closed=True drops the last vertex: repeat the first
+      inside = Path(ring, closed=True).contains_points(np.column_stack([columns.ravel(), rows.ravel()]))
       mask[plane, low[1]:high[1] + 1, low[0]:high[0] + 1] ^= inside.reshape(columns.shape)  # even-odd
   if not mask.any():
     raise DicomError(f"{path}: ROI {name!r} is empty on the image's grid (contours enclose no voxel centre)")
