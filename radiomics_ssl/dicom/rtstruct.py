@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 def roi_names(dataset):
   """{ROINumber: ROIName} of the structure set."""
-  return {int(item.ROINumber): str(item.get("ROIName", "")).strip() for item in dataset.get("StructureSetROISequence", [])}
+  return {int(item.ROINumber): str(item.get("ROIName", "")).strip()
+          for item in dataset.get("StructureSetROISequence", [])}
 
 
 def choose_roi(dataset, path, roi=None, number=None):
@@ -72,7 +73,8 @@ def check_references(dataset, path, number, image_info):
   image_for, image_series = image_info.get("FrameOfReferenceUID"), image_info["SeriesInstanceUID"]
   frames = list(dataset.get("ReferencedFrameOfReferenceSequence", []))
   roi_item = next(item for item in dataset.StructureSetROISequence if int(item.ROINumber) == number)
-  struct_fors = {str(roi_item.ReferencedFrameOfReferenceUID)} if roi_item.get("ReferencedFrameOfReferenceUID") else set()
+  struct_fors = ({str(roi_item.ReferencedFrameOfReferenceUID)} if roi_item.get("ReferencedFrameOfReferenceUID")
+                 else set())
   struct_fors |= {str(item.FrameOfReferenceUID) for item in frames if item.get("FrameOfReferenceUID")}
   series, images = set(), set()
   for frame in frames:

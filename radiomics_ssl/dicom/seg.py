@@ -19,7 +19,8 @@ def read(path):
   try:
     return highdicom.seg.segread(path)
   except Exception as error:
-    raise DicomError(f"{path}: cannot read DICOM-SEG ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise DicomError(f"{path}: cannot read DICOM-SEG ({reason})") from None
 
 
 def segments(seg):
@@ -57,7 +58,8 @@ def check_references(seg, path, image_info):
   """
   image_for, image_series = image_info.get("FrameOfReferenceUID"), image_info["SeriesInstanceUID"]
   seg_for = str(seg.get("FrameOfReferenceUID", "")) or None
-  series = {str(item.SeriesInstanceUID): {str(i.ReferencedSOPInstanceUID) for i in item.get("ReferencedInstanceSequence", [])}
+  series = {str(item.SeriesInstanceUID):
+              {str(i.ReferencedSOPInstanceUID) for i in item.get("ReferencedInstanceSequence", [])}
             for item in seg.get("ReferencedSeriesSequence", [])}
   if seg_for == image_for and seg_for is not None:
     if series and image_series not in series:

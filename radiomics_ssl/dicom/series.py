@@ -74,9 +74,11 @@ def choose_series(folder, series_uid=None):
 
 
 def _describe(images):
-  return "; ".join(f"{uid} ({files[0][1].get('Modality', '?')}, "
-                   f"{str(files[0][1].get('SeriesDescription', '')).strip() or 'no description'!r}, {len(files)} file(s))"
-                   for uid, files in images.items())
+  def one(uid, files):
+    description = str(files[0][1].get("SeriesDescription", "")).strip() or "no description"
+    return f"{uid} ({files[0][1].get('Modality', '?')}, {description!r}, {len(files)} file(s))"
+
+  return "; ".join(one(uid, files) for uid, files in images.items())
 
 
 def _required(dataset, keyword, path):

@@ -144,7 +144,8 @@ def suv_factor(headers, where):
                        f"{within} are both missing")
     decay_time = (scan - start).total_seconds()
     if decay_time < 0:
-      raise DicomError(f"{where}: cannot compute SUV: injection {start.isoformat()} is after the scan {scan.isoformat()}")
+      raise DicomError(f"{where}: cannot compute SUV: injection {start.isoformat()} is after the scan "
+                       f"{scan.isoformat()}")
     decayed = dose * 2 ** (-decay_time / half_life)
     inputs.update(RadionuclideHalfLife_s=half_life, InjectionDateTime=start.isoformat(), InjectionSource=start_source,
                   ScanDateTime=scan.isoformat(), ScanTimeSource=source, DecayTime_s=decay_time)
