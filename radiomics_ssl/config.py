@@ -33,6 +33,8 @@ EXPORTS = ("best_rank", "last")
 ID_COLUMN = "ID"  # the batch CSV column that names a case, in every command
 EVALUATION_DEFAULTS = {"out_dir": "evaluation", "positive": "1", "min_icc": 0.9}  # radiomics-ssl-evaluate
 
+INPUT_DEFAULTS = {"dicomSUV": True}  # how cases are read: a DICOM PET series in SUV (body weight), or raw (cases.py)
+
 EXTRACTION_DEFAULTS = {  # the ssl settings of a pyradiomics parameter file (extract/schema.py validates them)
   "sslWeights": DEFAULT_WEIGHTS,
   "sslDevice": "auto",
@@ -115,6 +117,11 @@ class Contract:
     return {k: v for k, v in dataclasses.asdict(self).items() 
             if k not in CONTEXT_DEFAULTS or CONTEXT_DEFAULTS[k] != v}
 
+  @property
+  def sees_context(self):
+    """Whether the box reads the image beyond the ROI's tight bounding box (ContextContract)."""
+    return False
+
   @classmethod
   def for_modality(cls, modality="any", **fields):
     """The contract of `modality` (MODALITY_CONTRACTS), with `fields` overriding it."""
@@ -144,6 +151,12 @@ class ContextContract(Contract):
   roi_channel: bool = CONTEXT_DEFAULTS["roi_channel"]
   pooling: str = CONTEXT_DEFAULTS["pooling"]
   window_region: str = CONTEXT_DEFAULTS["window_region"]
+
+  @property
+  def sees_context(self):
+    """Whether the box (or its window) reads the image beyond the ROI's tight bounding box, so that
+    extraction must hand `prepare_roi` the image from before pyradiomics' resampling and crop."""
+    return self.context == "cube" or self.window_region == "cube"
 
   def __post_init__(self):
     super().__post_init__()

@@ -29,9 +29,10 @@ def make_untrained_weights(path, box=16, seed=0, **contract):
   from radiomics_ssl.model import ARCHITECTURE, Encoder3d
 
   torch.manual_seed(seed)
-  encoder = Encoder3d()
+  contract = Contract(**dict(dict(box=box, spacing_mm=2.0), **contract))
+  encoder = Encoder3d(in_channels=contract.channels, pooling=contract.pooling) if contract.channels > 1 else Encoder3d()
   metadata = {"architecture": ARCHITECTURE, "arguments": encoder.arguments, "feature_dim": 256,
-              "contract": asdict(Contract(**dict(dict(box=box, spacing_mm=2.0), **contract))), "trained": False,
+              "contract": asdict(contract), "trained": False,
               "training": None, "license": "test"}
   weights.save(str(path), encoder.state_dict(), metadata)
   return str(path)

@@ -101,8 +101,8 @@ def check_references(dataset, path, number, image_info):
   elif series:
     notes.append(f"drawn on series {', '.join(sorted(series))}; placed by physical position on series {image_series} "
                  f"(same FrameOfReferenceUID {image_for})")
-  for note in notes:
-    logger.warning("%s: %s", path, note)
+  for note in notes:  # recorded in the row (diagnostics_DICOM_Notes)
+    logger.info("%s: %s", path, note)
   return notes
 
 
@@ -123,7 +123,7 @@ def rasterise(dataset, path, image, image_info, roi=None, number=None):
   spacing = np.array(image.GetSpacing())
   to_index = np.linalg.inv(np.array(image.GetDirection()).reshape(3, 3) @ np.diag(spacing))
   origin = np.array(image.GetOrigin())
-  planes, ignored, outside = {}, {}, 0
+  planes, ignored = {}, {}
   for contour in _roi_contour(dataset, number).get("ContourSequence", []):
     kind = str(contour.get("ContourGeometricType", "")).upper()
     if kind not in FILLED_TYPES:
@@ -136,15 +136,15 @@ def rasterise(dataset, path, image, image_info, roi=None, number=None):
     if offset > PLANE_TOLERANCE * spacing[2]:
       raise DicomError(f"{path}: ROI {name!r} has a contour {offset:.3g} mm off the image's slice planes "
                        f"(tolerance {PLANE_TOLERANCE * spacing[2]:.3g} mm; slice spacing {spacing[2]:.4g} mm)")
-    if not 0 <= plane < size[2]:
-      outside += 1
-      continue
+    if not 0 <= plane < size[2]:  # more than half a slice beyond the first or last plane: a mask one slice short
+      first, last = (float((origin + np.array(image.GetDirection()).reshape(3, 3) @ (spacing * [0, 0, k]))[2])
+                     for k in (0, size[2] - 1))
+      raise DicomError(f"{path}: ROI {name!r} has a contour at z = {float(np.mean(points[:, 2])):.4g} mm, beyond the "
+                       f"image's {size[2]} slice(s) (z = {first:.4g} to {last:.4g} mm): the structure set does not fit "
+                       "this series")
     planes.setdefault(plane, []).append(index[:, :2])
   if ignored:
     notes.append(f"ignored contours (not closed planar): {ignored}")
-  if outside:
-    notes.append(f"{outside} contour(s) on slice planes beyond the image's extent were dropped")
-    logger.warning("%s: ROI %r: %d contour(s) beyond the image's %d slices dropped", path, name, outside, size[2])
   if not planes:
     raise DicomError(f"{path}: ROI {name!r} is empty: no closed planar contour on the image's slices")
   mask = np.zeros(size[::-1], dtype=bool)

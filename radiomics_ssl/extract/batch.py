@@ -23,7 +23,8 @@ from typing import Optional
 
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from radiomics_ssl.cases import CaseError, case_label, load_case
+from radiomics_ssl.cases import CaseError, dicom_diagnostics, load_row
+from radiomics_ssl.config import INPUT_DEFAULTS
 from radiomics_ssl.extract import resume, row
 from radiomics_ssl.tables import ssl_column
 
@@ -109,11 +110,11 @@ def extract_case(job):
   vector = collections.OrderedDict(case)
   name = case_name(case, index)
   try:
-    label = case_label(case, default=extractor.settings.get("label", 1))
     channel = case.get("Label_channel")
-    image, mask = load_case(case["Image"], case["Mask"], label, extractor.settings.get("correctMask", False))
+    image, mask, label, info = load_row(case, extractor.settings.get("label", 1), extractor.settings.get("correctMask", False),
+                                        extractor.settings.get("dicomSUV", INPUT_DEFAULTS["dicomSUV"]))
     prepared = row.prepare_case(extractor, extractor.ssl, extractor.contract, image, mask, label,
-                                int(channel) if channel else None, source=name)
+                                int(channel) if channel else None, source=name, inputs=dicom_diagnostics(info))
   except (KeyboardInterrupt, SystemExit):
     raise
   except Exception as error:  # one bad case must not stop the batch; the command reports it once, with its files

@@ -22,7 +22,7 @@ import radiomics
 
 import radiomics_ssl
 from radiomics_ssl.extract import _pyradiomics, output, resume
-from radiomics_ssl.config import DEFAULT_CUDA_BATCH
+from radiomics_ssl.config import DEFAULT_CUDA_BATCH, INPUT_DEFAULTS
 from radiomics_ssl.extract.batch import EncoderFailure, build_case_extractor
 from radiomics_ssl.extract.cluster import ClusterError, claim_shards, dask_executor, parse_shard, shard_cases
 from radiomics_ssl.extract.runner import run_batch
@@ -51,6 +51,11 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     _pyradiomics.set_out_to_path(parser, "File to write the output to. A CSV is appended to only when its header is the "
                                          "run's, and never with rows of cases it already holds; a failed case is not written.")
     _pyradiomics.set_version_text(parser, f"pyradiomicsssl {radiomics_ssl.__version__} (pyradiomics {radiomics.__version__})")
+    parser.add_argument("--roi", default=None, metavar="NAME",
+                        help="The structure of an RTSTRUCT mask, or the segment label of a DICOM-SEG mask (exact name, "
+                             "case-insensitive), for a case whose batch CSV row has no ROI column.")
+    parser.add_argument("--series-uid", default=None, metavar="UID",
+                        help="The SeriesInstanceUID of the image series, when the image folder holds several.")
     parser.add_argument("--ssl-batch", type=int, default=None, metavar="N",
                         help="Encode N ssl ROIs per encoder call (default: 1 on the CPU, where the values are then "
                              "bit-identical whatever --jobs; %d on CUDA)." % DEFAULT_CUDA_BATCH)
@@ -117,15 +122,15 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
   def _validateCases(self, case_generator):
     """--validate: every case's files, label, geometry and ROI values are checked as extraction
     would (radiomics_ssl.cases.load_case), without extracting; a problem is reported and exits 1."""
-    from radiomics_ssl.cases import CaseError, case_label, load_case
+    from radiomics_ssl.cases import CaseError, load_row
     from radiomics_ssl.extract.batch import case_name
 
     checked = 0
-    for index, case in case_generator:
+    for index, case in self._with_dicom_options(case_generator):
       checked += 1
       try:
-        label = case_label(case, default=self.extractor.settings.get("label", 1))
-        load_case(case["Image"], case["Mask"], label, self.extractor.settings.get("correctMask", False))
+        settings = self.extractor.settings
+        load_row(case, settings.get("label", 1), settings.get("correctMask", False), settings.get("dicomSUV", INPUT_DEFAULTS["dicomSUV"]))
       except CaseError as error:
         self.failures.append(f"{case_name(case, index)}: {error}")
     logger.warning("Validated %d case(s): %d with a problem", checked, len(self.failures))
@@ -133,7 +138,7 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
   def _processCases(self, case_generator):
     """pyradiomics' case loop (a private name: see _pyradiomics.CASE_LOOP): the one batch runner."""
     try:
-      return self._runCases(list(case_generator))
+      return self._runCases(list(self._with_dicom_options(case_generator)))
     except (EncoderFailure, ClusterError) as error:
       self.fatal = error
       return None
@@ -143,6 +148,14 @@ class SSLCommandLine(_pyradiomics.PyRadiomicsCommandLine):
     if self.args.format_path == "relative":
       return lambda path: os.path.relpath(path, start=self.relative_path_start)
     return os.path.basename if self.args.format_path == "basename" else os.path.abspath
+
+  def _with_dicom_options(self, cases):
+    """--roi and --series-uid fill the ROI and SeriesInstanceUID of a case that does not name them."""
+    for index, case in cases:
+      for column, value in (("ROI", self.args.roi), ("SeriesInstanceUID", self.args.series_uid)):
+        if value and not case.get(column):
+          case[column] = value
+      yield index, case
 
   def _processOutput(self, results):
     """pyradiomics' writer, into a buffer; then --out takes it as output.write allows."""

@@ -14,7 +14,7 @@ import io
 import json
 import os
 
-KEY_COLUMNS = ("ID", "Image", "Mask", "Label", "Label_channel")
+KEY_COLUMNS = ("ID", "Image", "Mask", "Label", "Label_channel", "ROI", "SeriesInstanceUID")
 
 
 class OutputError(RuntimeError):

@@ -21,7 +21,7 @@ import json
 import os
 import re
 
-from radiomics_ssl.cases import file_sha256
+from radiomics_ssl.cases import DICOM_COLUMNS, CaseError, input_sha256
 
 PROVENANCE_SUFFIX = ".json"
 ROW_SUFFIX = ".csv"
@@ -51,6 +51,8 @@ def run_fingerprint(extractor, weights_sha256=None):
 def case_stem(case):
   """The file stem of a case: its ID (made file-safe) and a hash of the files and label that define it."""
   identity = "|".join(str(case.get(column) or "") for column in ("Image", "Mask", "Label", "Label_channel"))
+  if any(case.get(column) for column in DICOM_COLUMNS):  # several ROIs of one structure set, several series
+    identity += "|" + "|".join(str(case.get(column) or "") for column in DICOM_COLUMNS)
   key = hashlib.sha256(identity.encode()).hexdigest()[:16]
   name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(case.get("ID") or "case"))[:64]
   return f"{name}-{key}"
@@ -59,7 +61,7 @@ def case_stem(case):
 def case_provenance(case, fingerprint):
   """The provenance of one case under a run's fingerprint (hashes its image and mask files)."""
   row = {key: value for key, value in case.items() if key is not None}
-  return {"case": row, "image_sha256": _sha256_or_none(case.get("Image")),
+  return {"case": row, "image_sha256": _sha256_or_none(case.get("Image"), case.get("SeriesInstanceUID")),
           "mask_sha256": _sha256_or_none(case.get("Mask")), **fingerprint}
 
 
@@ -124,8 +126,12 @@ def _atomic(path, write_to):
   os.replace(path + ".tmp", path)
 
 
-def _sha256_or_none(path):
-  return file_sha256(path) if path and os.path.isfile(path) else None
+def _sha256_or_none(path, series_uid=None):
+  """cases.input_sha256 (a file's, or a DICOM series folder's), or None where the case will fail."""
+  try:
+    return input_sha256(path, "input", series_uid)
+  except CaseError:
+    return None
 
 
 def _canonical(value):

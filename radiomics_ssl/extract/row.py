@@ -14,7 +14,9 @@ API and the commands give the same row, bit for bit.
    (`sslModality`), and is a warning otherwise; `sslUnitsCheck: false` silences both;
 2. runs pyradiomics' own `execute` with the classical classes and, in place of the ssl class,
    prepares the encoder's input (`preprocess.prepare_roi`) from the image and mask pyradiomics
-   hands a feature class, on each image type `sslImageTypes` names. With `sslThinAxisGuard` (on by
+   hands a feature class, on each image type `sslImageTypes` names; a contract that sees the
+   context around the ROI (`context: cube`, `window_region: cube`) gets the original image as
+   loaded instead, before pyradiomics' resampling and crop. With `sslThinAxisGuard` (on by
    default) pyradiomics' B-spline resampling of two-voxel axes is guarded for this call only
    (extract/thin_axes.py); it changes classical values of such images, and no others.
 `complete_row` fills the ssl columns and adds `diagnostics_ssl_*`: provenance and the units check.
@@ -30,7 +32,8 @@ from typing import Optional
 import SimpleITK as sitk
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-from radiomics_ssl.cases import CaseError, read_image
+from radiomics_ssl.cases import CaseError, dicom_diagnostics, load_row
+from radiomics_ssl.config import INPUT_DEFAULTS
 from radiomics_ssl.extract import thin_axes
 from radiomics_ssl.extract.featureclass import FEATURE_CLASS, UNITS_COLUMN, enabled_columns, image_type_enabled
 from radiomics_ssl.extract.schema import ssl_settings
@@ -63,10 +66,11 @@ def ssl_enabled(extractor):
   return ssl_settings(extractor.settings) if FEATURE_CLASS in extractor.enabledFeatures else None
 
 
-def prepare_case(extractor, ssl, contract, image, mask, label=None, label_channel=None, source="image"):
+def prepare_case(extractor, ssl, contract, image, mask, label=None, label_channel=None, source="image", inputs=None):
   """SimpleITK `image` and `mask` -> PreparedCase. `ssl`: the extractor's ssl settings (None: the
   classical classes only); `contract`: the weights' preprocessing contract; `source` names the case
-  in messages. Raises UnitsMismatch, or pyradiomics' own errors, for a case that cannot be used."""
+  in messages; `inputs`: diagnostics of how the inputs were read (cases.dicom_diagnostics), placed
+  after pyradiomics' own. Raises UnitsMismatch, or pyradiomics' own errors, for an unusable case."""
   label = extractor.settings.get("label", 1) if label is None else label
   prepared = PreparedCase(collections.OrderedDict())
   if ssl is not None:
@@ -77,6 +81,8 @@ def prepare_case(extractor, ssl, contract, image, mask, label=None, label_channe
   def compute_features(image_, mask_, imageTypeName, **kwargs):
     vector = STOCK_COMPUTE_FEATURES(classical, image_, mask_, imageTypeName, **kwargs)
     if ssl is not None and image_type_enabled(imageTypeName, ssl["sslImageTypes"]):
+      if contract.sees_context and imageTypeName == "original":  # the image around the ROI
+        image_, mask_ = image, _selected(mask, label_channel)
       prepared.rois.append((imageTypeName, prepare_roi(image_, mask_, kwargs.get("label", 1), contract)))
       vector.update((column, None) for column in enabled_columns(extractor, imageTypeName))
     return vector
@@ -84,6 +90,8 @@ def prepare_case(extractor, ssl, contract, image, mask, label=None, label_channe
   classical.computeFeatures = compute_features  # this call's copy only; the extractor is untouched
   with thin_axes.guarded_resampling(bool(ssl and ssl["sslThinAxisGuard"])):
     prepared.vector = STOCK_EXECUTE(classical, image, mask, label, label_channel)
+  if inputs and extractor.settings.get("additionalInfo", True):
+    prepared.vector = insert_after_diagnostics(prepared.vector, inputs)
   return prepared
 
 
@@ -108,10 +116,13 @@ def extract_row(extractor, image, mask, label=None, label_channel=None):
   encoder = get_encoder_for(ssl)
   if not ssl["sslModality"]:
     _warn_once(unset_modality_warning("the extractor's settings", encoder.weights))
-  source = image if isinstance(image, str) else "image"
-  image = read_image(image, "image") if isinstance(image, str) else image
-  mask = read_image(mask, "mask") if isinstance(mask, str) else mask
-  prepared = prepare_case(extractor, ssl, encoder.contract, image, mask, label, label_channel, source)
+  source, inputs = (image if isinstance(image, str) else "image"), None
+  if isinstance(image, str) and isinstance(mask, str):  # files, or a DICOM series and its RTSTRUCT or SEG
+    row = {"Image": image, "Mask": mask, "Label": label}
+    image, mask, label, info = load_row(row, extractor.settings.get("label", 1), extractor.settings.get("correctMask", False),
+                                        extractor.settings.get("dicomSUV", INPUT_DEFAULTS["dicomSUV"]))
+    inputs = dicom_diagnostics(info)
+  prepared = prepare_case(extractor, ssl, encoder.contract, image, mask, label, label_channel, source, inputs)
   for warning in prepared.warnings:
     logger.warning("%s", warning)
   features = encoder.encode_each([roi for _, roi in prepared.rois], encoder.default_batch)
@@ -148,8 +159,7 @@ def _check_units(ssl, contract, image, mask, label, label_channel, source, warni
   """The units rule on the original image's ROI, before any feature: -> the diagnostics value."""
   if not ssl["sslUnitsCheck"]:
     return diagnostic(contract.modality, None, enabled=False)[0]
-  if mask.GetNumberOfComponentsPerPixel() > 1:  # a segmentation object: pyradiomics' label_channel (default 0)
-    mask = sitk.VectorIndexSelectionCast(mask, label_channel or 0)
+  mask = _selected(mask, label_channel)
   if mask.GetSize() != image.GetSize() or mask.GetSpacing() != image.GetSpacing() or mask.GetOrigin() != image.GetOrigin():
     mask = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mask.GetPixelID())  # correctMask
   in_roi = sitk.GetArrayViewFromImage(mask) == label
@@ -162,6 +172,11 @@ def _check_units(ssl, contract, image, mask, label, label_channel, source, warni
   if warning:
     warnings.append(f"{source}: {warning}")
   return value
+
+
+def _selected(mask, label_channel):
+  """A segmentation object's channel `label_channel` (pyradiomics' rule, default 0), or the mask."""
+  return sitk.VectorIndexSelectionCast(mask, label_channel or 0) if mask.GetNumberOfComponentsPerPixel() > 1 else mask
 
 
 @functools.lru_cache(maxsize=None)

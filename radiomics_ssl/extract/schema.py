@@ -13,7 +13,7 @@ from pathlib import Path
 import pykwalify.core
 import yaml
 
-from radiomics_ssl.config import DEVICE_PATTERN, EXTRACTION_DEFAULTS, MODALITIES, PRECISIONS
+from radiomics_ssl.config import DEVICE_PATTERN, EXTRACTION_DEFAULTS, INPUT_DEFAULTS, MODALITIES, PRECISIONS
 
 SSL_SCHEMA = {
   "sslWeights": {"type": "str", "func": "checkSslWeights"},
@@ -26,6 +26,8 @@ SSL_SCHEMA = {
   "sslThinAxisGuard": {"type": "bool"},
 }
 assert set(SSL_SCHEMA) == set(EXTRACTION_DEFAULTS)
+INPUT_SCHEMA = {"dicomSUV": {"type": "bool"}}  # defaults: config.INPUT_DEFAULTS
+assert set(INPUT_SCHEMA) == set(INPUT_DEFAULTS)
 
 _FUNCS = str(Path(__file__).with_name("schema_funcs.py"))
 
@@ -34,7 +36,7 @@ def extended_schema_files(stock_schema_file):
   """(schema, funcs) paths: pyradiomics' schema with SSL_SCHEMA added to its `setting` map."""
   with open(stock_schema_file) as stream:
     schema = yaml.safe_load(stream)
-  schema["mapping"]["setting"]["mapping"].update(SSL_SCHEMA)
+  schema["mapping"]["setting"]["mapping"].update(SSL_SCHEMA, **INPUT_SCHEMA)
   schema["mapping"]["imageType"]["mapping"]["regex;(.+)"]["mapping"].update(SSL_SCHEMA)
   text = yaml.safe_dump(schema, default_flow_style=False)
   digest = hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -65,16 +65,15 @@ def run_study(rows, param_file, overrides, out_dir, *, settings=perturb.Perturba
 def perturb_case(job):
   """(name, batch row, folder, settings, default label) -> (name, perturbed batch rows, error or None);
   the perturbed files are reused when perturbations.json matches the settings."""
-  from radiomics_ssl.cases import CaseError, case_label, load_case
+  from radiomics_ssl.cases import CaseError, load_row
 
   name, row, folder, settings, default_label = job
   folder = Path(folder)
   record = json.loads(json.dumps({"settings": asdict(settings), "image": row["Image"], "mask": row["Mask"],
                                    "label": row.get("Label")}))
   try:
-    label = case_label(row, default=default_label)
     if _recorded(folder) != record:
-      image, mask = load_case(row["Image"], row["Mask"], label)
+      image, mask, label, _ = load_row(row, default_label)
       image, mask = perturb.crop_around_roi(image, mask == label, settings.margin_mm)
       folder.mkdir(parents=True, exist_ok=True)
       draws = []

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from radiomics_ssl.cases import CaseError, case_label, crop_to_roi, file_sha256, load_case, read_batch_csv
+from radiomics_ssl.cases import DICOM_COLUMNS, CaseError, crop_to_roi, input_sha256, load_row, read_batch_csv
 from radiomics_ssl.preprocess import prepare_roi
 from radiomics_ssl.train import views
 
@@ -31,8 +31,8 @@ def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=
   size = size or contract.box
   identity = json.dumps(contract.identity(), sort_keys=True) + ("" if size == contract.box else f"|region {size}")
 
-  def make(row, label, case_key):
-    image, mask = load_case(row["Image"], row["Mask"], label)
+  def make(row, case_key):
+    image, mask, label, _ = load_row(row)
     image, mask = crop_to_roi(image, mask, label, row["Image"], row["Mask"])
     return prepare_roi(image, mask, label, contract, size).box
 
@@ -52,8 +52,8 @@ def load_training_regions(csv_path, config, cache_dir, skip_bad=False, progress=
   drawn = {"chain": augment.perturbations, "variants": augment.variants, "seed": config.seed} if augment.perturbations else {}
   identity = json.dumps([contract.identity(), size, drawn], sort_keys=True)
 
-  def make(row, label, case_key):
-    image, mask = load_case(row["Image"], row["Mask"], label)
+  def make(row, case_key):
+    image, mask, label, _ = load_row(row)
     return views.case_versions(image, mask, label, contract, size, augment, config.seed, case_key)
 
   cases, summary = _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress, versions=True)
@@ -64,7 +64,7 @@ def load_training_regions(csv_path, config, cache_dir, skip_bad=False, progress=
 
 
 def _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress, versions=False):
-  """Each row's `make(row, label, case key)`, cached under a key of the files' sha256, the label and
+  """Each row's `make(row, case key)`, cached under a key of the files' sha256, the label and
   `identity` (`.npy` of one array, or with `versions` `.npz` of images and rois); -> (items, summary)."""
   rows = read_batch_csv(csv_path)
   os.makedirs(cache_dir, exist_ok=True)
@@ -72,14 +72,15 @@ def _load_cases(csv_path, cache_dir, identity, make, skip_bad, progress, version
   iterator = progress(rows, desc="preprocess", unit="case") if progress else rows
   for line, row in enumerate(iterator, start=2):
     try:
-      label = case_label(row)
-      files = [file_sha256_or_error(row["Image"], "image"), file_sha256_or_error(row["Mask"], "mask"), str(label)]
+      label = str(row.get("Label") or "").strip() or "1"  # as cases.case_label reads it
+      files = [input_sha256(row["Image"], "image", row.get("SeriesInstanceUID")), input_sha256(row["Mask"], "mask"), label]
+      files += [str(row[column]) for column in DICOM_COLUMNS if row.get(column)]  # several ROIs of one structure set
       key = hashlib.sha256("|".join(files + [identity]).encode()).hexdigest()
       cached = os.path.join(cache_dir, f"{key}.{'npz' if versions else 'npy'}")
       if os.path.isfile(cached):
         item = _read(cached, versions)
       else:
-        item = make(row, label, hashlib.sha256("|".join(files).encode()).hexdigest())
+        item = make(row, hashlib.sha256("|".join(files).encode()).hexdigest())
         _write(cached, item, versions)
     except (CaseError, ValueError) as error:
       bad.append(f"{csv_path} line {line}: {error}")
@@ -112,9 +113,3 @@ def _write(path, item, versions):
     else:
       np.save(stream, item)
   os.replace(path + ".tmp", path)
-
-
-def file_sha256_or_error(path, role):
-  if not path or not os.path.isfile(path):
-    raise CaseError(f"{path}: {role} file does not exist")
-  return file_sha256(path)

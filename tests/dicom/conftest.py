@@ -1,5 +1,7 @@
 """Fixtures for the DICOM tests: the real series in ../shared/data/dicom, and small synthetic series
 and structure sets written with pydicom into tmp_path (never into the repository)."""
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,17 @@ def make():
   from types import SimpleNamespace
 
   return SimpleNamespace(series=write_series, rtstruct=write_rtstruct, square=square, for_uid=FOR_UID)
+
+
+DICOM_EXTRA = all(importlib.util.find_spec(name) for name in ("pydicom", "highdicom"))
+
+
+def pytest_collection_modifyitems(config, items):
+  """Without the `[dicom]` extra, the tests that read DICOM are skipped with that reason (`.ci/run`
+  runs the suite with and without it); `test_without_extra.py` runs in both."""
+  if DICOM_EXTRA:
+    return
+  skip = pytest.mark.skip(reason="needs the [dicom] extra (pip install 'radiomics_ssl[dicom]'); .ci/run runs it with the extra")
+  for item in items:
+    if "tests/dicom/" in str(item.fspath) and "without_extra" not in str(item.fspath):
+      item.add_marker(skip)

@@ -42,3 +42,40 @@ def test_the_api_and_the_command_give_the_same_row(params, cases, tmp_path):
     compared += 1
   assert compared + refused == 8 and compared >= 3
   assert result.returncode == (1 if refused else 0), result.stderr[-2000:]
+
+
+def test_a_contract_that_sees_the_context_gets_the_image_from_before_pyradiomics_crop(shared_data, tmp_path):
+  """A cube contract with the ROI as a channel (PREREGISTRATION-5.md, A8): both roads hand
+  prepare_roi the image as loaded, so the box holds real image beyond the ROI's bounding box, and
+  the rows are equal; the tight crop pyradiomics hands a feature class would have been refused."""
+  from dataclasses import asdict
+
+  import numpy as np
+
+  from helpers import make_untrained_weights
+  from radiomics_ssl.config import Contract
+  from radiomics_ssl.cases import crop_to_roi, load_case
+  from radiomics_ssl.inference import get_encoder
+  from radiomics_ssl.preprocess import prepare_roi
+
+  weights = make_untrained_weights(tmp_path / "a8.safetensors", box=32, spacing_mm=1.0, modality="CT", intensity="fixed",
+                                   window=(-1000.0, 400.0), context="cube", roi_channel=True, pooling="mask")
+  rows = cohort_rows(shared_data, "lidc")[:3]
+  batch = write_cases(tmp_path / "nodules.csv", rows)
+  out = tmp_path / "rows.csv"
+  params = ("--param", PARAMS / "ssl_ct_lung.yaml", "--setting", f"sslWeights:{weights}")
+  result = run("pyradiomicsssl", batch, *params, "--format", "csv", "--out", out)
+  assert result.returncode == 0, result.stderr[-2000:]
+  extractor = RadiomicsFeatureExtractor(str(PARAMS / "ssl_ct_lung.yaml"), sslWeights=weights)
+  encoder = get_encoder(weights, "cpu")
+  for row, command_row in zip(rows, read_rows(out)):
+    vector = extractor.execute(row["Image"], row["Mask"])
+    assert [str(value) for value in vector.values()] == list(command_row.values())[3:]
+    image, mask = load_case(row["Image"], row["Mask"])
+    prepared = prepare_roi(image, mask, 1, encoder.contract)
+    assert float(vector["original_ssl_7"]) == encoder.encode_rois([prepared])[0][7]
+    crop = prepare_roi(image, mask, 1, Contract(**dict(asdict(encoder.contract), context="crop")))
+    beyond, within = (np.count_nonzero(p.boxes[0][p.rois[0] == 0]) for p in (prepared, crop))
+    assert beyond > 1.5 * within  # real image beyond the ROI's bounding box, where the crop has the fill
+    with pytest.raises(ValueError, match="context 'cube' needs the image around the ROI"):
+      prepare_roi(*crop_to_roi(image, mask), 1, encoder.contract)
