@@ -12,14 +12,14 @@ install:
 	$(PIP) install torch==2.13.0
 	$(PIP) install "numpy>=1.22" "setuptools>=64" wheel
 	$(PIP) install --no-cache-dir --no-build-isolation pyradiomics==3.0.1
-	$(PIP) install ".[test]"
+	$(PIP) install ".[test,dicom]"
 	# pyradiomics' own feature tests and baselines, from its source distribution (not copied into this repository)
 	$(PIP) download --no-deps --no-binary :all: --no-build-isolation pyradiomics==3.0.1 -d build
 	tar -xzf build/pyradiomics-3.0.1.tar.gz -C build pyradiomics-3.0.1/tests pyradiomics-3.0.1/data
 
 demo: install
 	$(PYTHON) examples/make_sample.py sample
-	pyradiomicsssl sample/image.nii.gz sample/mask.nii.gz --param params/ssl.yaml --format csv > sample/features.csv
+	pyradiomicsssl sample/image.nii.gz sample/mask.nii.gz --param params/ssl_ct.yaml --format csv > sample/features.csv
 	$(PYTHON) examples/show_features.py sample/features.csv
 
 # PYTHONSAFEPATH: the tests import the installed package, not the source tree in the working directory

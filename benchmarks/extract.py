@@ -44,9 +44,13 @@ def matmul_peak(dtype, threads, n=2048, repeats=5):
     return 2 * n ** 3 / median_seconds(lambda: torch.mm(a, b), repeats) / 1e9
 
 
-def whole_process(data, params, weights, repeats, folder):
-  """Median wall time of the stock CLI and of pyradiomicsssl over the five pyradiomics cases."""
+def whole_process(data, params, weights, repeats, folder, before=None):
+  """Median wall time of the stock CLI (classical features) and of pyradiomicsssl (classical + ssl)
+  over the five pyradiomics cases, the commands interleaved run by run; with `before` (a checkout of
+  an earlier release), that release's pyradiomicsssl too, in the same loop."""
+  import statistics
   import subprocess
+  import time
 
   import yaml
 
@@ -60,14 +64,25 @@ def whole_process(data, params, weights, repeats, folder):
   classical = os.path.join(folder, "classical.yaml")
   yaml.safe_dump(stock, open(classical, "w"))
   extra = ["--setting", f"sslWeights:{weights}"] if weights else []
-  print(f"{'whole process, 5 cases':<28} {'pyradiomics s':>13} {'pyradiomicsssl s':>16} {'ratio':>6}")
+  commands = {"pyradiomics": ["pyradiomics", batch, "--param", classical],
+              "pyradiomicsssl": ["pyradiomicsssl", batch, "--param", params] + extra}
+  if before:
+    launcher = f"import sys; sys.path.insert(0, {str(before)!r}); from radiomics_ssl.extract.cli import main; sys.exit(main())"
+    commands["before"] = [sys.executable, "-c", launcher, batch, "--param", params] + extra
+  print(f"whole process, 5 cases, median of {repeats} (interleaved): seconds, and the ratio to pyradiomics")
   for jobs in ("1", "2"):
-    def timed(command):
-      return median_seconds(lambda: subprocess.run(command + ["--jobs", jobs, "-o", os.path.join(folder, "out.csv"), "-f", "csv"],
-                                                   check=True, capture_output=True), repeats)
-    t_stock = timed(["pyradiomics", batch, "--param", classical])
-    t_ssl = timed(["pyradiomicsssl", batch, "--param", params] + extra)
-    print(f"{'--jobs ' + jobs:<28} {t_stock:>13.2f} {t_ssl:>16.2f} {t_ssl / t_stock:>6.2f}", flush=True)
+    times = {name: [] for name in commands}
+    for _ in range(repeats):
+      for name, command in commands.items():
+        out = os.path.join(folder, f"out-{name}.csv")
+        if os.path.exists(out):
+          os.remove(out)
+        start = time.perf_counter()
+        subprocess.run(command + ["--jobs", jobs, "-o", out, "-f", "csv"], check=True, capture_output=True)
+        times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"--jobs {jobs}: " + ", ".join(f"{name} {value:.2f} s ({value / medians['pyradiomics']:.2f}x)"
+                                         for name, value in medians.items()), flush=True)
   print()
 
 
@@ -82,6 +97,8 @@ def main():
   parser.add_argument("--weights", default=None, help="sslWeights (default: the shipped default)")
   parser.add_argument("--sts", type=int, default=4, help="how many STS MR cases to add to the pyradiomics cases")
   parser.add_argument("--work", default="/tmp/radiomics_ssl_extract_benchmark")
+  parser.add_argument("--before", help="a checkout of an earlier release, timed beside this one (whole process)")
+  parser.add_argument("--whole-process-only", action="store_true", help="stop after the whole-process timing")
   args = parser.parse_args()
 
   params = str(REPO / "params" / "ssl.yaml")
@@ -95,7 +112,9 @@ def main():
 
   print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
         f"weights {encoder.weights.name} (box {box}^3); the encoder runs at sslThreads={encoder.threads}\n")
-  whole_process(args.data, params, args.weights, args.repeats, args.work)
+  whole_process(args.data, params, args.weights, args.repeats, args.work, args.before)
+  if args.whole_process_only:
+    return
   peaks = {(dtype, threads): matmul_peak(getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[dtype]), threads)
            for dtype in ("fp32", "bf16") for threads in (1, 2)}
   print("matmul peak (2048^2, median of 5), GFLOP/s: " +

@@ -15,7 +15,6 @@ Cheap to rerun: the classical features are extracted once (features/classical.cs
 features once (features/<name>.csv), and each evaluation once (eval/<task>-<stage>/); every command
 is logged with its wall time in commands.jsonl (benchmarks/pipeline.py).
 """
-import argparse
 import csv
 import json
 import sys
@@ -25,7 +24,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import REPO, Pipeline  # noqa: E402
+from pipeline import REPO, Pipeline, study_arguments  # noqa: E402
 import lidc_robustness  # noqa: E402
 
 from radiomics_ssl.cases import read_batch_csv  # noqa: E402
@@ -262,9 +261,7 @@ def comparison_table(out, stage, names):
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("data_dir")
-  parser.add_argument("out")
+  parser = study_arguments(__doc__)
   parser.add_argument("stage", choices=["contracts", "pretrain", "robustness", "weights", "report"])
   parser.add_argument("weights", nargs="*", help="NAME=PATH (stage weights)")
   parser.add_argument("--name", default="weights", help="stage name of a weights comparison (eval/<task>-<name>)")

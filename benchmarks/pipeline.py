@@ -132,3 +132,13 @@ def ssl_matrix(path):
 def cell(row, metric):
   """'mean ± sd' of a results.csv row's metric."""
   return f"{float(row[f'{metric}_mean']):.3f} ± {float(row[f'{metric}_sd']):.3f}" if row else ""
+
+
+def study_arguments(description):
+  """The argument parser of a study script: the shared data folder and the study's output folder."""
+  import argparse
+
+  parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("data_dir", help="the shared data (../shared/data)")
+  parser.add_argument("out", help="the study's folder under results/")
+  return parser

@@ -8,8 +8,6 @@ Per cohort: `radiomics-ssl-robustness` with the modality's parameter file (class
 then again with only the ssl class and the untrained twin, on the same perturbed cases (the first
 run's perturbed/ folder is reused). Every command is logged with its wall time (commands.jsonl).
 """
-import argparse
-import csv
 import shutil
 import sys
 from pathlib import Path
@@ -17,7 +15,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline import REPO, Pipeline  # noqa: E402
+from pipeline import REPO, Pipeline, study_arguments  # noqa: E402
 
 COHORTS = {  # cohort -> (parameter file, shipped weights, modality, cases kept), in the order they run
   "lidc": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", 200),  # the first 200 nodules (of 596): cost
@@ -60,27 +58,27 @@ class Robustness(Pipeline):
 
 
 def report(out):
-  """One table: cohort x feature set, the share with ICC >= 0.90 and the median ICC."""
-  lines = ["| cohort | features | n | ICC >= 0.90 | median ICC |", "|---|---|---|---|---|"]
+  """One table: cohort x feature set, how many features have ICC >= 0.90 (counted in icc.csv), and the median ICC."""
+  from radiomics_ssl.tables import number, read_csv
+
+  lines = ["| cohort | features | ICC >= 0.90 | median ICC |", "|---|---|---|---|"]
   for cohort in COHORTS:
     for kind in ("shipped", "untrained"):
       path = Path(out) / cohort / kind / "summary.csv"
       if not path.is_file():
         continue
-      with open(path, newline="") as stream:
-        for row in csv.DictReader(stream):
-          if kind == "untrained" and row["class"] != "ssl":
-            continue
-          name = f"ssl, {'shipped' if kind == 'shipped' else 'untrained twin'}" if row["class"] == "ssl" else row["class"]
-          lines.append(f"| {cohort} | {name} | {row['features']} | {float(row['share_icc_0.90']):.2f} | "
-                       f"{float(row['median_icc']):.3f} |")
+      iccs = read_csv(path.with_name("icc.csv"))[1]
+      for row in read_csv(path)[1]:
+        if kind == "untrained" and row["class"] != "ssl":
+          continue
+        robust = sum(number(icc["icc"]) >= 0.9 for icc in iccs if icc["class"] == row["class"])
+        name = f"ssl, {'shipped' if kind == 'shipped' else 'untrained twin'}" if row["class"] == "ssl" else row["class"]
+        lines.append(f"| {cohort} | {name} | {robust} of {row['features']} | {float(row['median_icc']):.3f} |")
   return "\n".join(lines) + "\n"
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("data_dir")
-  parser.add_argument("out")
+  parser = study_arguments(__doc__)
   parser.add_argument("--cohorts", nargs="+", default=list(COHORTS), choices=list(COHORTS))
   parser.add_argument("--perturbations", type=int, default=5)
   parser.add_argument("--jobs", type=int, default=2)

@@ -168,6 +168,35 @@ class ContextContract(Contract):
     _check(self.window_region in WINDOW_REGIONS, "window_region", self.window_region, f"must be one of {WINDOW_REGIONS}")
 
 
+PERTURBATIONS = ("rotation", "translation", "noise", "volume", "contour")  # perturb.py implements them
+DEFAULT_CHAIN = ("rotation", "noise", "volume", "contour")
+
+
+@dataclass(frozen=True)
+class PerturbationSettings:
+  """Ranges of the perturbations (a setting not in `chain` is not applied).
+
+  The default chain applies rotation, noise, volume adaptation and contour randomisation together
+  in every perturbation, so that one ICC reflects positioning, acquisition and segmentation at
+  once; translation is off by default, because pyradiomics resamples every perturbed image again."""
+  chain: tuple = DEFAULT_CHAIN
+  count: int = 10  # perturbations per case
+  rotation_deg: float = 15.0  # angles drawn in [-rotation_deg, rotation_deg], axial plane
+  volume_fraction: float = 0.2  # volume changes drawn in [-volume_fraction, volume_fraction]
+  supervoxel_voxels: int = 30  # mean supervoxel size of contour randomisation
+  margin_mm: float = 15.0  # the crop around the ROI that is perturbed (and written)
+
+  def __post_init__(self):
+    object.__setattr__(self, "chain", tuple(self.chain))
+    unknown = sorted(set(self.chain) - set(PERTURBATIONS))
+    if unknown or not self.chain:
+      raise ValueError(f"perturbation chain {list(self.chain)}: choose from {list(PERTURBATIONS)}")
+    if self.count < 2:
+      raise ValueError(f"perturbations per case={self.count}: an ICC needs at least 2")
+    if not 0 <= self.volume_fraction < 1:
+      raise ValueError(f"volume fraction={self.volume_fraction}: must lie in [0, 1)")
+
+
 @dataclass(frozen=True)
 class Augment:
   """How a training view is made from a case (see train/augment.py); a range (x, x) or 0 is off.
@@ -190,7 +219,7 @@ class Augment:
   noise_std: Tuple[float, float] = (0.0, 0.0)
   intensity_shift: float = 0.0  # largest histogram shift, on the [0, 255] scale
   probability: float = 0.5  # chance of each appearance/contrast/noise/histogram transform per view
-  perturbations: Tuple[str, ...] = ()  # the robustness study's perturbations (robustness/perturb.py) that vary
+  perturbations: Tuple[str, ...] = ()  # the robustness study's perturbations (perturb.py) that vary
   # each view's image and segmentation: rotation, translation, noise, volume, contour; () = off
   variants: int = TRAINING_VARIANTS  # perturbed versions per case, drawn once and cached (train/views.py)
 
@@ -198,7 +227,6 @@ class Augment:
     _check(self.context >= 1.0, "augment.context", self.context, "must be >= 1")
     object.__setattr__(self, "perturbations", tuple(self.perturbations))
     if self.perturbations:
-      from radiomics_ssl.robustness.perturb import PERTURBATIONS
 
       _check(set(self.perturbations) <= set(PERTURBATIONS), "augment.perturbations", self.perturbations,
              f"must be chosen from {PERTURBATIONS}")

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from radiomics_ssl.config import PerturbationSettings
 from radiomics_ssl.cases import crop_to_roi, load_case
 from radiomics_ssl.config import Contract, ContextContract
 from radiomics_ssl.preprocess import prepare_roi
-from radiomics_ssl.robustness import perturb
+from radiomics_ssl import perturb
 
 LUNG = Contract.for_modality("CT", spacing_mm=1.0, window=(-1000.0, 400.0))  # A1
 CUBE = Contract.for_modality("CT", spacing_mm=1.0, window=(-1000.0, 400.0), context="cube", roi_channel=True)  # A7
@@ -89,7 +90,7 @@ def test_the_mr_cube_window_does_not_follow_the_contour(sts_mr):
   by_roi = prepare_roi(image, mask, 1, Contract.for_modality("MR"))
   inside = sitk.GetArrayFromImage(mask) > 0
   bounds = np.argwhere(inside)
-  settings = perturb.PerturbationSettings(chain=("volume", "contour"))
+  settings = PerturbationSettings(chain=("volume", "contour"))
   roi_moves, cube_moves = [], []
   for seed in range(4):
     _, perturbed = perturb.apply(image, mask, perturb.draw(seed, settings), settings)

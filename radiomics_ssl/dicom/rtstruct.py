@@ -18,6 +18,7 @@ import logging
 
 import numpy as np
 
+from radiomics_ssl.dicom.choice import choose
 from radiomics_ssl.dicom.errors import DicomError
 
 PLANE_TOLERANCE = 0.1  # fraction of the slice spacing a contour may lie off its plane
@@ -34,24 +35,7 @@ def roi_names(dataset):
 
 def choose_roi(dataset, path, roi=None, number=None):
   """(ROINumber, ROIName): by exact name (case-insensitive), else by number, else the only ROI."""
-  names = roi_names(dataset)
-  listing = ", ".join(f"{n}: {name!r}" for n, name in names.items()) or "none"
-  if roi is not None:
-    matches = [n for n, name in names.items() if name.lower() == str(roi).strip().lower()]
-    if not matches:
-      raise DicomError(f"{path}: ROI {roi!r} not in the structure set (ROIs present: {listing})")
-    if len(matches) > 1:
-      raise DicomError(f"{path}: ROI name {roi!r} is used by ROIs {matches}; choose by number")
-    if number is not None and int(number) != matches[0]:
-      raise DicomError(f"{path}: ROI {roi!r} is ROI number {matches[0]}, not the label {number} also given")
-    return matches[0], names[matches[0]]
-  if number is not None:
-    if int(number) not in names:
-      raise DicomError(f"{path}: ROI number {number} not in the structure set (ROIs present: {listing})")
-    return int(number), names[int(number)]
-  if len(names) != 1:
-    raise DicomError(f"{path}: {len(names)} ROIs, choose one by name (ROIs present: {listing})")
-  return next(iter(names.items()))
+  return choose(roi_names(dataset), path, roi, number, "ROI", "the structure set")
 
 
 def check_references(dataset, path, number, image_info):

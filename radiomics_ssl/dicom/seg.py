@@ -8,6 +8,7 @@ Segments may overlap; only the chosen one is read, so overlapping segments stay 
 """
 import numpy as np
 
+from radiomics_ssl.dicom.choice import choose
 from radiomics_ssl.dicom.errors import DicomError, require
 
 GRID_TOLERANCE = 0.1  # fraction of a voxel a frame's position may lie off the image grid
@@ -30,23 +31,7 @@ def segments(seg):
 
 def choose_segment(seg, path, roi=None, number=None):
   """(number, label): by SegmentLabel (case-insensitive), else by number, else the only segment."""
-  found = segments(seg)
-  listing = ", ".join(f"{n}: {label!r}" for n, label in found.items()) or "none"
-  if roi is not None:
-    matches = [n for n, label in found.items() if label.lower() == str(roi).strip().lower()]
-    if len(matches) != 1:
-      raise DicomError(f"{path}: {'no' if not matches else len(matches)} segment(s) labelled {roi!r} "
-                       f"(segments: {listing})")
-    if number is not None and int(number) != matches[0]:
-      raise DicomError(f"{path}: segment {roi!r} is number {matches[0]}, not the label {number} also given")
-    return matches[0], found[matches[0]]
-  if number is not None:
-    if int(number) not in found:
-      raise DicomError(f"{path}: segment number {number} not in the SEG (segments: {listing})")
-    return int(number), found[int(number)]
-  if len(found) != 1:
-    raise DicomError(f"{path}: {len(found)} segments, choose one by number or label (segments: {listing})")
-  return next(iter(found.items()))
+  return choose(segments(seg), path, roi, number, "segment", "the SEG")
 
 
 def check_references(seg, path, image_info):

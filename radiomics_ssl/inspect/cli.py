@@ -19,14 +19,10 @@ import sys
 import click
 
 from radiomics_ssl.config import ID_COLUMN
+from radiomics_ssl.extract.options import batch_command
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("cases_csv", type=click.Path(exists=True, dir_okay=False))
-@click.option("--param", "param_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="pyradiomics parameter file with the ssl class (as for pyradiomicsssl).")
-@click.option("--out", "out_dir", default="report", show_default=True, type=click.Path(file_okay=False))
-@click.option("--setting", "settings", multiple=True, help="KEY:VALUE override, as pyradiomicsssl's --setting.")
+@batch_command("report", "pyradiomics parameter file with the ssl class (as for pyradiomicsssl).")
 @click.option("--label-column", help="Column of CASES_CSV (or of --labels) that colours the feature maps.")
 @click.option("--labels", "labels_csv", type=click.Path(exists=True, dir_okay=False),
               help="A labels CSV holding --label-column, joined to CASES_CSV on the case id (as radiomics-ssl-evaluate).")

@@ -13,18 +13,13 @@ import sys
 
 import click
 
-from radiomics_ssl.config import ID_COLUMN
-from radiomics_ssl.robustness.perturb import DEFAULT_CHAIN, PERTURBATIONS, PerturbationSettings
+from radiomics_ssl.config import DEFAULT_CHAIN, ID_COLUMN, PERTURBATIONS, PerturbationSettings
+from radiomics_ssl.extract.options import batch_command
 
 DEFAULTS = PerturbationSettings()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("cases_csv", type=click.Path(exists=True, dir_okay=False))
-@click.option("--param", "param_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="pyradiomics parameter file (as for pyradiomicsssl).")
-@click.option("--out", "out_dir", default="robustness", show_default=True, type=click.Path(file_okay=False))
-@click.option("--setting", "settings", multiple=True, help="KEY:VALUE override, as pyradiomicsssl's --setting.")
+@batch_command("robustness")
 @click.option("--perturbations", default=DEFAULTS.count, show_default=True, type=int, help="Perturbations per case.")
 @click.option("--chain", default=",".join(DEFAULT_CHAIN), show_default=True,
               help=f"Comma-separated perturbations applied together, from {', '.join(PERTURBATIONS)}.")

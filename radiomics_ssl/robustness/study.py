@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from radiomics_ssl.config import ID_COLUMN
-from radiomics_ssl.robustness import perturb
+from radiomics_ssl.config import ID_COLUMN, PerturbationSettings
+from radiomics_ssl import perturb
 from radiomics_ssl.robustness.icc import icc_1_1
 from radiomics_ssl.tables import feature_class, is_classical, is_ssl, number, write_csv
 
@@ -31,7 +31,7 @@ logger = logging.getLogger("radiomics_ssl.robustness")
 THRESHOLDS = (0.75, 0.90)
 
 
-def run_study(rows, param_file, overrides, out_dir, *, settings=perturb.PerturbationSettings(), jobs=1, id_column=ID_COLUMN):
+def run_study(rows, param_file, overrides, out_dir, *, settings=PerturbationSettings(), jobs=1, id_column=ID_COLUMN):
   """-> (icc rows, summary rows, failed cases [(name, error)])."""
   from tqdm import tqdm
 

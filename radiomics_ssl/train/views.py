@@ -2,7 +2,7 @@
 
 3DSiam learns the invariances its views encode (results/lidc/PREREGISTRATION-5.md). The views here
 vary what a second reader and a second scan vary, with the robustness study's own perturbations
-(robustness/perturb.py: rotation, translation, noise, volume adaptation, contour randomisation) as
+(perturb.py: rotation, translation, noise, volume adaptation, contour randomisation) as
 the one implementation. Its supervoxels cost more than a training step on a CPU, so each case is
 perturbed `augment.variants` times once, each version is preprocessed by `prepare_roi` like the
 case itself (so a new contour changes the crop, or the ROI channel), and the versions are cached
@@ -19,13 +19,14 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from radiomics_ssl.config import PerturbationSettings
 from radiomics_ssl.preprocess import prepare_roi
-from radiomics_ssl.robustness import perturb
+from radiomics_ssl import perturb
 
 
 def perturbation_settings(augment):
   """The robustness study's settings (its ranges) with the training's chain and version count."""
-  return perturb.PerturbationSettings(chain=augment.perturbations, count=augment.variants)
+  return PerturbationSettings(chain=augment.perturbations, count=augment.variants)
 
 
 def version_seed(seed, case_key, version):

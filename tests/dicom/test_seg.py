@@ -28,9 +28,9 @@ def test_phantom_equals_dcmqi(phantom, series):
 
 def test_absent_segment_lists_the_segments(phantom):
   image, info = dicom.read_image(str(phantom / "image"))
-  with pytest.raises(DicomError, match=r"label.seg: no segment\(s\) labelled 'kidney' \(segments: 1: 'Liver'\)"):
+  with pytest.raises(DicomError, match=r"label.seg: segment 'kidney' not in the SEG \(segments present: 1: 'Liver'\)"):
     dicom.read_mask(str(phantom / "seg" / "label.seg"), image, info, roi="kidney")
-  with pytest.raises(DicomError, match=r"label.seg: segment number 2 not in the SEG \(segments: 1: 'Liver'\)"):
+  with pytest.raises(DicomError, match=r"label.seg: segment number 2 not in the SEG \(segments present: 1: 'Liver'\)"):
     dicom.read_mask(str(phantom / "seg" / "label.seg"), image, info, label=2)
 
 

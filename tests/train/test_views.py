@@ -12,7 +12,7 @@ from radiomics_ssl.config import Augment, Contract, TrainConfig
 from radiomics_ssl.datasets import cohort_rows, write_batch_csv
 from radiomics_ssl.inference import LoadedEncoder
 from radiomics_ssl.preprocess import prepare_roi
-from radiomics_ssl.robustness import perturb
+from radiomics_ssl import perturb
 from radiomics_ssl.train import views
 from radiomics_ssl.train.augment import region_size
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from radiomics_ssl.robustness import perturb
+from radiomics_ssl.config import PerturbationSettings
+from radiomics_ssl import perturb
 
 NODULE = "LIDC-IDRI-0001_R_1"
 
@@ -78,11 +79,11 @@ def test_contour_randomisation_changes_the_border_and_replays_from_its_seed(nodu
 
 
 def test_draw_replays_and_the_chain_switches_steps_off():
-  settings = perturb.PerturbationSettings()
+  settings = PerturbationSettings()
   assert perturb.draw(3, settings) == perturb.draw(3, settings)
   assert perturb.draw(3, settings) != perturb.draw(4, settings)
-  drawn = perturb.draw(3, perturb.PerturbationSettings(chain=("volume",)))
+  drawn = perturb.draw(3, PerturbationSettings(chain=("volume",)))
   assert drawn.angle_deg == 0 and not drawn.noise and not drawn.contour and drawn.volume_fraction != 0
   assert abs(perturb.draw(3, settings).angle_deg) <= settings.rotation_deg
   with pytest.raises(ValueError, match="perturbation chain"):
-    perturb.PerturbationSettings(chain=("spin",))
+    PerturbationSettings(chain=("spin",))

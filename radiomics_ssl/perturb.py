@@ -14,34 +14,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import SimpleITK as sitk
 
-PERTURBATIONS = ("rotation", "translation", "noise", "volume", "contour")
+
 FIT_POINTS = 8000  # border voxels the supervoxel k-means is fitted on (all are then assigned)
-DEFAULT_CHAIN = ("rotation", "noise", "volume", "contour")
-
-
-@dataclass(frozen=True)
-class PerturbationSettings:
-  """Ranges of the perturbations (a setting not in `chain` is not applied).
-
-  The default chain applies rotation, noise, volume adaptation and contour randomisation together
-  in every perturbation, so that one ICC reflects positioning, acquisition and segmentation at
-  once; translation is off by default, because pyradiomics resamples every perturbed image again."""
-  chain: tuple = DEFAULT_CHAIN
-  count: int = 10  # perturbations per case
-  rotation_deg: float = 15.0  # angles drawn in [-rotation_deg, rotation_deg], axial plane
-  volume_fraction: float = 0.2  # volume changes drawn in [-volume_fraction, volume_fraction]
-  supervoxel_voxels: int = 30  # mean supervoxel size of contour randomisation
-  margin_mm: float = 15.0  # the crop around the ROI that is perturbed (and written)
-
-  def __post_init__(self):
-    object.__setattr__(self, "chain", tuple(self.chain))
-    unknown = sorted(set(self.chain) - set(PERTURBATIONS))
-    if unknown or not self.chain:
-      raise ValueError(f"perturbation chain {list(self.chain)}: choose from {list(PERTURBATIONS)}")
-    if self.count < 2:
-      raise ValueError(f"perturbations per case={self.count}: an ICC needs at least 2")
-    if not 0 <= self.volume_fraction < 1:
-      raise ValueError(f"volume fraction={self.volume_fraction}: must lie in [0, 1)")
 
 
 @dataclass(frozen=True)
