@@ -2,8 +2,8 @@
 columns (what pyradiomics writes as `<image type>_<class>_<feature>`, the ssl class included).
 
 `extract/` names the ssl columns with `ssl_column`; `evaluate/`, `inspect/` and `robustness/` read
-columns back with `is_ssl`, `is_classical` and `feature_class`, and robustness's icc.csv with
-`read_iccs`, so no wing imports another for a table.
+columns back with `is_ssl`, `is_classical` and `feature_class`, robustness's icc.csv with
+`read_iccs`, and a labels CSV with `load_labels`, so no wing imports another for a table.
 """
 import csv
 
@@ -65,3 +65,26 @@ def read_csv(path):
 def read_iccs(path):
   """{feature: ICC} from radiomics-ssl-robustness's icc.csv (NaN where undefined)."""
   return {row["feature"]: number(row["icc"]) for row in read_csv(path)[1]}
+
+
+MISSING_LABELS = ("", "na", "n/a", "nan", "none", "null", "?")  # read as 'no label', case-insensitive
+
+
+def load_labels(path, id_column, label_column):
+  """{case id: label}; rows with a missing label (MISSING_LABELS) are dropped and listed."""
+  columns, rows = read_csv(path)
+  if id_column not in columns:
+    likely = [c for c in columns if "id" in c.lower() or "patient" in c.lower() or "case" in c.lower()]
+    hint = f"; if the labels name it otherwise, give --label-id-column (e.g. --label-id-column {likely[0]})" if likely else \
+      "; if the labels name it otherwise, give --label-id-column"
+    raise ValueError(f"{path}: id column {id_column!r} not found (columns: {columns}){hint}")
+  if label_column not in columns:
+    raise ValueError(f"{path}: label column {label_column!r} not found (columns: {columns})")
+  labels, dropped = {}, []
+  for row in rows:
+    value = (row[label_column] or "").strip()
+    if value.lower() in MISSING_LABELS:
+      dropped.append(row[id_column])
+    else:
+      labels[row[id_column]] = value
+  return labels, dropped

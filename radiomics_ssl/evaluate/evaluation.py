@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from radiomics_ssl.config import EVALUATION_DEFAULTS, Protocol
-from radiomics_ssl.evaluate.features import feature_matrix, load_labels, read_column
-from radiomics_ssl.tables import is_classical, is_ssl, read_csv, read_iccs
+from radiomics_ssl.evaluate.features import feature_matrix, read_column
+from radiomics_ssl.tables import is_classical, is_ssl, load_labels, read_csv, read_iccs
 
 DEFAULT = Protocol()
 DEFAULT_SETS = ("trad", "ssl", "trad+ssl")

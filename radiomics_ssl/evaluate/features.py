@@ -1,30 +1,7 @@
-"""Reading a `pyradiomicsssl` features CSV and a labels CSV into the paper's feature sets."""
+"""Reading a `pyradiomicsssl` features CSV into the paper's feature sets (labels: tables.load_labels)."""
 import numpy as np
 
 from radiomics_ssl.tables import number, read_csv
-
-
-MISSING_LABELS = ("", "na", "n/a", "nan", "none", "null", "?")  # read as 'no label', case-insensitive
-
-
-def load_labels(path, id_column, label_column):
-  """{case id: label}; rows with a missing label (MISSING_LABELS) are dropped and listed."""
-  columns, rows = read_csv(path)
-  if id_column not in columns:
-    likely = [c for c in columns if "id" in c.lower() or "patient" in c.lower() or "case" in c.lower()]
-    hint = f"; if the labels name it otherwise, give --label-id-column (e.g. --label-id-column {likely[0]})" if likely else \
-      "; if the labels name it otherwise, give --label-id-column"
-    raise ValueError(f"{path}: id column {id_column!r} not found (columns: {columns}){hint}")
-  if label_column not in columns:
-    raise ValueError(f"{path}: label column {label_column!r} not found (columns: {columns})")
-  labels, dropped = {}, []
-  for row in rows:
-    value = (row[label_column] or "").strip()
-    if value.lower() in MISSING_LABELS:
-      dropped.append(row[id_column])
-    else:
-      labels[row[id_column]] = value
-  return labels, dropped
 
 
 def feature_matrix(path, id_column, labels, select):

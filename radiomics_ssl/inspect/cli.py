@@ -57,7 +57,7 @@ def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, lab
 
 def _join_labels(rows, labels_csv, label_column, id_column, label_id_column):
   """The rows with `label_column` from the labels CSV (empty where a case has no label)."""
-  from radiomics_ssl.evaluate.features import load_labels
+  from radiomics_ssl.tables import load_labels
 
   if not label_column:
     raise ValueError("--labels needs --label-column")
