@@ -111,8 +111,14 @@ def test_atomic_save_leaves_no_temporary_files(untrained_weights, tmp_path):
 
 
 def test_a_contract_and_an_encoder_that_disagree_on_the_input_are_refused(tmp_path):
-  from helpers import make_untrained_weights
+  from dataclasses import asdict
 
-  path = make_untrained_weights(tmp_path / "two.safetensors", context="cube", roi_channel=True)  # a 1-channel encoder
+  from radiomics_ssl.config import Contract
+  from radiomics_ssl.model import ARCHITECTURE, Encoder3d
+
+  encoder = Encoder3d()  # one input channel, under a contract that feeds two
+  metadata = {"architecture": ARCHITECTURE, "arguments": encoder.arguments, "feature_dim": 256, "trained": False,
+              "contract": asdict(Contract(box=16, context="cube", roi_channel=True)), "training": None, "license": "test"}
+  weights.save(str(tmp_path / "two.safetensors"), encoder.state_dict(), metadata)
   with pytest.raises(weights.WeightsError, match="1 channel"):
-    weights.build_encoder(weights.load(path))
+    weights.build_encoder(weights.load(str(tmp_path / "two.safetensors")))

@@ -2,9 +2,12 @@
 the same row, every column, diagnostics included, for every shipped parameter file, on the five
 pyradiomics cases and three STS PET cases. A case the units rule refuses fails on both roads.
 
-The command runs with --jobs 1, whose worker has this process's SimpleITK thread count: ITK's image
-statistics sum in a thread-dependent order, so the last digits of `diagnostics_*_Mean` follow the
-SimpleITK thread count (features do not), whichever road runs."""
+The command runs with --jobs 1, whose worker has every core as its SimpleITK thread count, as the
+API gets here: ITK's image statistics sum in a thread-dependent order, so the last digits of
+`diagnostics_*_Mean` follow the SimpleITK thread count, whichever road runs. One feature is compared
+to 1e-9 instead of exactly: pyradiomics computes glcm MCC from LAPACK eigenvalues (numpy.linalg.eigvals),
+whose last digits once differed between the pytest process and the command's worker on STS_002 under
+ssl_mr.yaml in a full-suite run (not reproduced alone): process state, not the road."""
 import pytest
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
@@ -20,8 +23,23 @@ def cases(shared_data, tmp_path_factory):
   return write_cases(tmp_path_factory.mktemp("parity") / "cases.csv", rows)
 
 
+@pytest.fixture()
+def sitk_threads_of_a_one_job_worker():
+  """The API runs with the SimpleITK thread count of `--jobs 1`'s worker (every core), whatever an
+  earlier test left: ITK's statistics sum in a thread-dependent order, which reaches the last digits
+  of MR normalisation and so of unstable features such as glcm MCC."""
+  import os
+
+  import SimpleITK as sitk
+
+  before = sitk.ProcessObject_GetGlobalDefaultNumberOfThreads()
+  sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(os.cpu_count() or 1)
+  yield
+  sitk.ProcessObject_SetGlobalDefaultNumberOfThreads(before)
+
+
 @pytest.mark.parametrize("params", sorted(PARAMS.glob("*.yaml")), ids=lambda p: p.name)
-def test_the_api_and_the_command_give_the_same_row(params, cases, tmp_path):
+def test_the_api_and_the_command_give_the_same_row(params, cases, tmp_path, sitk_threads_of_a_one_job_worker):
   out = tmp_path / "rows.csv"
   result = run("pyradiomicsssl", cases, "--param", params, "--jobs", "1", "--format", "csv", "--out", out)
   command_rows = {row["ID"]: row for row in read_rows(out)} if out.exists() else {}
@@ -37,7 +55,8 @@ def test_the_api_and_the_command_give_the_same_row(params, cases, tmp_path):
       continue
     row = command_rows[case["ID"]]
     assert list(row)[len(read_rows(cases)[0]):] == list(vector)  # the same columns, in the same order
-    differences = [key for key, value in vector.items() if str(value) != row[key]]
+    differences = [(key, str(value), row[key]) for key, value in vector.items()
+                   if str(value) != row[key] and not (key.endswith("_glcm_MCC") and float(value) == pytest.approx(float(row[key]), rel=1e-9))]
     assert differences == [], (case["ID"], differences[:5])
     compared += 1
   assert compared + refused == 8 and compared >= 3
