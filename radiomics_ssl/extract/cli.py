@@ -12,6 +12,7 @@ Exit codes: 0 all cases extracted; 1 one or more cases failed (the others are wr
 """
 import contextlib
 import difflib
+import gc
 import io
 import logging
 import os
@@ -266,7 +267,11 @@ def main(argv=None):
   radiomics_ssl.register()  # the command is the opt-in: its settings are the extended schema's
   logging.getLogger("pykwalify").setLevel(logging.CRITICAL)  # its errors are reported once, in one line (schema_message)
   try:
-    return SSLCommandLine(argv).run()
+    code = SSLCommandLine(argv).run()
+    # The interpreter's last garbage collection walks torch's whole object graph (0.3-0.5 s, a tenth
+    # of a short run); every output is written and closed by now, so leave those objects to the exit.
+    gc.freeze()
+    return code
   except Exception as error:  # mirrors pyradiomics' parse_args
     logging.getLogger().error("Error executing pyradiomicsssl!", exc_info=True)
     print(f"Error executing pyradiomicsssl!\n{error}")
