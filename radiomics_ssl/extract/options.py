@@ -1,6 +1,8 @@
 """The command-line options every command on the batch runner shares (radiomics-ssl-inspect,
 radiomics-ssl-robustness): the cases, the parameter file, the output folder and the overrides,
 named and explained as pyradiomicsssl names them."""
+import logging
+
 import click
 
 
@@ -19,3 +21,10 @@ def batch_command(out_default, param_help="pyradiomics parameter file (as for py
     return click.command(context_settings={"help_option_names": ["-h", "--help"]})(function)
 
   return decorate
+
+
+def configure_logging():
+  """Warnings and errors, one line each: pyradiomics' own logger logs every case's steps at INFO,
+  which reached the console through the root handler (a stray 'Loading parameter file' line)."""
+  logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+  logging.getLogger("radiomics").setLevel(logging.WARNING)

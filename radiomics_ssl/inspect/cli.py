@@ -13,13 +13,12 @@ every picture shows the very box the encoder received. It writes:
 - features.csv: the extracted rows; index.html: all of it, with a table per case and its warnings
   (radiomics_ssl.inspect.checks). Failed cases are listed with their error; the rest is reported.
 """
-import logging
 import sys
 
 import click
 
 from radiomics_ssl.config import ID_COLUMN
-from radiomics_ssl.extract.options import batch_command
+from radiomics_ssl.extract.options import batch_command, configure_logging
 
 
 @batch_command("report", "pyradiomics parameter file with the ssl class (as for pyradiomicsssl).")
@@ -32,7 +31,7 @@ from radiomics_ssl.extract.options import batch_command
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for the per-case step.")
 def main(cases_csv, param_file, out_dir, settings, label_column, labels_csv, label_id_column, id_column, embedding, jobs):
   """Write a QA report of CASES_CSV (pyradiomics batch format) under --out."""
-  logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+  configure_logging()
   import radiomics_ssl
 
   radiomics_ssl.register()

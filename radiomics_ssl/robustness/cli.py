@@ -8,13 +8,12 @@ is extracted from each perturbed case, and each feature gets its ICC(1,1) across
 icc.csv, summary.md, icc.png (radiomics_ssl/robustness/study.py). An interrupted run resumes.
 Exit codes: 0 every case done; 1 some cases failed (named; the ICC uses the others); 2 bad input.
 """
-import logging
 import sys
 
 import click
 
 from radiomics_ssl.config import DEFAULT_CHAIN, ID_COLUMN, PERTURBATIONS, PerturbationSettings
-from radiomics_ssl.extract.options import batch_command
+from radiomics_ssl.extract.options import batch_command, configure_logging
 
 DEFAULTS = PerturbationSettings()
 
@@ -30,7 +29,7 @@ DEFAULTS = PerturbationSettings()
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for perturbing and extracting.")
 def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotation, volume_fraction, id_column, jobs):
   """Score every feature of CASES_CSV by its ICC(1,1) under image perturbation."""
-  logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+  configure_logging()
   import radiomics_ssl
 
   radiomics_ssl.register()

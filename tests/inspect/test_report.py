@@ -70,6 +70,7 @@ def test_the_report_covers_the_good_cases_and_names_the_failed_ones(shared_data,
                "--label-column", "grade_high", "--label-id-column", "patient_id")
   assert result.returncode == 1, result.stderr[-3000:]  # a failed case makes the exit code 1
   assert f"5 extracted, 1 failed, 2 warned. Report: {out / 'index.html'}" in result.stdout
+  assert "INFO" not in result.stderr  # pyradiomics' per-case steps stay out of the console
   page = (out / "index.html").read_text()
   labels = {row["patient_id"]: row["grade_high"] for row in csv.DictReader(open(shared_data / "sts" / "labels.csv"))}
   for row in rows[:5]:  # each case's row carries its label, joined from --labels
