@@ -14,10 +14,11 @@ Every row has `ID`, `Image`, `Mask` and `Label` (pyradiomics' batch columns) plu
 
   python -m radiomics_ssl.datasets ../shared/data cases.csv --cohort sts-pet
 """
-import argparse
 import csv
 import os
 from pathlib import Path
+
+import click
 
 PYRADIOMICS_CASES = {"brain1": "MR", "brain2": "MR", "breast1": "MR", "lung1": "CT", "lung2": "CT"}
 OPENKBP_ORGANS = {1: "Brainstem", 2: "SpinalCord", 3: "RightParotid", 4: "LeftParotid", 5: "Esophagus", 6: "Larynx",
@@ -106,13 +107,13 @@ def write_batch_csv(path, rows):
   return str(path)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("data_dir")
-  parser.add_argument("out_csv")
-  parser.add_argument("--cohort", action="append", choices=COHORTS, required=True, help="repeat to concatenate")
-  args = parser.parse_args()
-  print(write_batch_csv(args.out_csv, sum((cohort_rows(args.data_dir, c) for c in args.cohort), [])))
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("out_csv", type=click.Path(dir_okay=False))
+@click.option("--cohort", "cohorts", multiple=True, required=True, type=click.Choice(COHORTS), help="Repeat to concatenate.")
+def main(data_dir, out_csv, cohorts):
+  """Write a pyradiomics batch CSV of the public cohorts under DATA_DIR (../shared/data)."""
+  click.echo(write_batch_csv(out_csv, sum((cohort_rows(data_dir, cohort) for cohort in cohorts), [])))
 
 
 if __name__ == "__main__":

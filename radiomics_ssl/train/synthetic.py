@@ -4,10 +4,10 @@ imbalance (Table 1). Written as NIfTI pairs plus a pyradiomics batch CSV.
 
   python -m radiomics_ssl.train.synthetic OUT_DIR --cases 24 --ratio 3:1 --size 40
 """
-import argparse
 import csv
 import os
 
+import click
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
@@ -71,18 +71,18 @@ def _shares(total, ratio):
   return counts
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("out_dir")
-  parser.add_argument("--cases", type=int, default=24)
-  parser.add_argument("--ratio", default="3:1", help="texture class ratio, e.g. 3:1 or 6:3:1")
-  parser.add_argument("--size", type=int, default=40)
-  parser.add_argument("--seed", type=int, default=0)
-  args = parser.parse_args()
-  ratio = tuple(int(v) for v in args.ratio.split(":"))
-  if len(ratio) > len(TEXTURES):
-    parser.error(f"--ratio: at most {len(TEXTURES)} classes")
-  print(make_cohort(args.out_dir, args.cases, ratio, size=args.size, seed=args.seed))
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--cases", default=24, show_default=True, type=int)
+@click.option("--ratio", default="3:1", show_default=True, help="Texture class ratio, e.g. 3:1 or 6:3:1.")
+@click.option("--size", default=40, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+def main(out_dir, cases, ratio, size, seed):
+  """Write a synthetic cohort of textured ROIs (a batch CSV and its images) under OUT_DIR."""
+  classes = tuple(int(v) for v in ratio.split(":"))
+  if len(classes) > len(TEXTURES):
+    raise click.BadParameter(f"at most {len(TEXTURES)} classes", param_hint="--ratio")
+  click.echo(make_cohort(out_dir, cases, classes, size=size, seed=seed))
 
 
 if __name__ == "__main__":
