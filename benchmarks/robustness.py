@@ -57,6 +57,33 @@ class Robustness(Pipeline):
               "--perturbations", perturbations, "--jobs", jobs)
 
 
+  def mr_windows(self, perturbations, jobs, margin_mm=50.0):
+    """PREREGISTRATION-5.md's MR window, on its untrained twins: STS MR under the default chain, the
+    shipped MR contract's window over the ROI against the same contract with `window_region: cube`,
+    both untrained (seed 0), on the same perturbations, with `margin_mm` of image kept around each
+    perturbed ROI (the cube is 96 mm: 32 voxels at 3 mm)."""
+    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
+
+    cases = self.work / "sts-mr.csv"
+    if not cases.is_file():
+      write_batch_csv(cases, cohort_rows(self.data, "sts-mr"))
+    for window in ("roi", "cube"):
+      folder = self.out / "sts-mr-window" / window
+      if (folder / "icc.csv").is_file():
+        continue
+      config = self.work / f"mr-window-{window}.yaml"
+      config.write_text(yaml.safe_dump({"contract": {"window_region": window}}))
+      weights = self.train(f"untrained-MR-window-{window}", cases, "--method", "random", "--modality", "MR", "--seed", 0,
+                           "--config", config, "--cache", self.work / f"cache-MR-window-{window}")
+      only = yaml.safe_load(open(REPO / "params" / "ssl_mr.yaml"))
+      only["featureClass"] = {"ssl": None}
+      only["setting"]["sslWeights"] = str(weights)
+      param_file = self.work / f"sts-mr-window-{window}.yaml"
+      param_file.write_text(yaml.safe_dump(only))
+      self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", folder, "--perturbations", perturbations,
+              "--jobs", jobs, "--margin", margin_mm)
+
+
 def report(out):
   """One table: cohort x feature set, how many features have ICC >= 0.90 (counted in icc.csv), and the median ICC."""
   from radiomics_ssl.tables import number, read_csv
@@ -83,8 +110,12 @@ def main():
   parser.add_argument("--perturbations", type=int, default=5)
   parser.add_argument("--jobs", type=int, default=2)
   parser.add_argument("--report", action="store_true", help="only print the table of what has been run")
+  parser.add_argument("--mr-windows", action="store_true",
+                      help="only the MR window of PREREGISTRATION-5.md: its untrained twins, window over the ROI or the cube")
   args = parser.parse_args()
   study = Robustness(args.out, args.data_dir)
+  if args.mr_windows:
+    return study.mr_windows(args.perturbations, args.jobs)
   if not args.report:
     for cohort in args.cohorts:
       study.run(cohort, args.perturbations, args.jobs)

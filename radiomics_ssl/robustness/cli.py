@@ -25,9 +25,12 @@ DEFAULTS = PerturbationSettings()
 @click.option("--rotation", default=DEFAULTS.rotation_deg, show_default=True, type=float, help="Largest rotation, degrees.")
 @click.option("--volume-fraction", default=DEFAULTS.volume_fraction, show_default=True, type=float,
               help="Largest volume change, as a fraction of the ROI's volume.")
+@click.option("--margin", default=DEFAULTS.margin_mm, show_default=True, type=float,
+              help="mm of image kept around the ROI in each perturbed case: at least half the encoder's cube for "
+                   "a contract that sees the context (window_region or context 'cube').")
 @click.option("--id-column", default=ID_COLUMN, show_default=True, help="Column of CASES_CSV naming the cases.")
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Processes for perturbing and extracting.")
-def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotation, volume_fraction, id_column, jobs):
+def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotation, volume_fraction, margin, id_column, jobs):
   """Score every feature of CASES_CSV by its ICC(1,1) under image perturbation."""
   configure_logging()
   import radiomics_ssl
@@ -39,7 +42,7 @@ def main(cases_csv, param_file, out_dir, settings, perturbations, chain, rotatio
 
   try:
     perturbation = PerturbationSettings(chain=tuple(chain.split(",")), count=perturbations, rotation_deg=rotation,
-                                        volume_fraction=volume_fraction)
+                                        volume_fraction=volume_fraction, margin_mm=margin)
     _, summary, failed = run_study(read_batch_csv(cases_csv), param_file, parse_overrides(settings), out_dir,
                                    settings=perturbation, jobs=jobs, id_column=id_column)
   except (CaseError, SettingsError, ValueError, RuntimeError) as error:

@@ -42,10 +42,12 @@ def load_training_boxes(csv_path, contract, cache_dir, skip_bad=False, progress=
 
 def load_training_regions(csv_path, config, cache_dir, skip_bad=False, progress=None, size=None):
   """-> (views.Regions, data summary): the boxes of `load_training_boxes` (one version, no ROI
-  channel) unless the contract feeds the ROI or a cube of context to the encoder or the views
-  perturb the segmentation; then each case's versions (train/views.py), cached as one `.npz`."""
+  channel) unless the contract sees the image beyond the ROI's bounding box (a cube of context, or a
+  window over the cube: it must read the image as loaded, as extraction does), feeds the ROI to the
+  encoder, or the views perturb the segmentation; then each case's versions (train/views.py),
+  cached as one `.npz`."""
   contract, augment = config.contract, config.augment
-  if contract.context == "crop" and not contract.roi_channel and not augment.perturbations:
+  if not contract.sees_context and not contract.roi_channel and not augment.perturbations:
     boxes, summary = load_training_boxes(csv_path, contract, cache_dir, skip_bad, progress, size)
     return views.Regions.of_boxes(boxes), summary
   size = size or contract.box

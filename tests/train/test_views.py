@@ -87,3 +87,20 @@ def test_a_run_with_perturbed_views_and_a_roi_channel_trains_and_writes_weights(
   assert len(cached) == 8
   with np.load(cached[0]) as stored:
     assert stored["images"].shape == (4,) + (region_size(16, 1.5),) * 3 and stored["rois"].dtype == np.uint8
+
+
+def test_a_window_over_the_cube_trains_on_what_extraction_sees(shared_data, tmp_path):
+  """PREREGISTRATION-5.md's MR window (`window_region: cube`) reads the image beyond the ROI's box, so
+  the trainer reads the case as loaded, as extraction does, not pyradiomics' tight crop: the centre
+  of its cached region is extraction's box, to float rounding."""
+  from radiomics_ssl.train.data import load_training_regions
+
+  row = cohort_rows(shared_data, "sts-mr")[0]
+  cases = write_batch_csv(tmp_path / "mr.csv", [row])
+  contract = Contract.for_modality("MR", box=16, window_region="cube")
+  regions, _ = load_training_regions(cases, TrainConfig(contract=contract), str(tmp_path / "cache"), size=region_size(16, 1.5))
+  image, mask = load_case(row["Image"], row["Mask"])
+  box = prepare_roi(image, mask, 1, contract).box
+  size, start = regions.images.shape[-1], (regions.images.shape[-1] - 16) // 2
+  centre = regions.images[0, 0].numpy()[start:start + 16, start:start + 16, start:start + 16]
+  assert size > 16 and np.allclose(centre, box, atol=1e-3)
