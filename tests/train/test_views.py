@@ -90,17 +90,21 @@ def test_a_run_with_perturbed_views_and_a_roi_channel_trains_and_writes_weights(
 
 
 def test_a_window_over_the_cube_trains_on_what_extraction_sees(shared_data, tmp_path):
-  """PREREGISTRATION-5.md's MR window (`window_region: cube`) reads the image beyond the ROI's box, so
-  the trainer reads the case as loaded, as extraction does, not pyradiomics' tight crop: the centre
-  of its cached region is extraction's box, to float rounding."""
+  """PREREGISTRATION-5.md's MR window (`window_region: cube`, 96 mm) reads the image beyond the ROI's
+  box, so the trainer reads the case as loaded, as extraction does, not pyradiomics' tight crop: the
+  centre of its cached region is extraction's box, to float rounding."""
+  from radiomics_ssl.cases import crop_to_roi
   from radiomics_ssl.train.data import load_training_regions
 
   row = cohort_rows(shared_data, "sts-mr")[0]
   cases = write_batch_csv(tmp_path / "mr.csv", [row])
-  contract = Contract.for_modality("MR", box=16, window_region="cube")
-  regions, _ = load_training_regions(cases, TrainConfig(contract=contract), str(tmp_path / "cache"), size=region_size(16, 1.5))
+  contract = Contract.for_modality("MR", window_region="cube")
+  box = contract.box
+  regions, _ = load_training_regions(cases, TrainConfig(contract=contract), str(tmp_path / "cache"),
+                                     size=region_size(box, 1.5))
   image, mask = load_case(row["Image"], row["Mask"])
-  box = prepare_roi(image, mask, 1, contract).box
-  size, start = regions.images.shape[-1], (regions.images.shape[-1] - 16) // 2
-  centre = regions.images[0, 0].numpy()[start:start + 16, start:start + 16, start:start + 16]
-  assert size > 16 and np.allclose(centre, box, atol=1e-3)
+  extraction = prepare_roi(image, mask, 1, contract)
+  assert extraction.window != prepare_roi(*crop_to_roi(image, mask), 1, contract).window  # the crop would differ
+  start = (regions.images.shape[-1] - box) // 2
+  centre = regions.images[0, 0].numpy()[start:start + box, start:start + box, start:start + box]
+  assert np.allclose(centre, extraction.box, atol=1e-3)
