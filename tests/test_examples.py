@@ -13,9 +13,10 @@ def test_sample_api_and_show_features(tmp_path):
   assert api.returncode == 0, api.stderr[-2000:]
   assert api.stdout.startswith("107 classical + 256 ssl features; weights ct-openkbp-siam3d")
   features = tmp_path / "features.csv"
-  extracted = run("pyradiomicsssl", image, mask, "--param", REPO / "params" / "ssl.yaml", "--format", "csv",
-                  "--out", features)
+  extracted = run("pyradiomicsssl", image, mask, "--param", REPO / "params" / "ssl_ct.yaml", "--format", "csv",
+                  "--out", features)  # as `make demo` runs it
   assert extracted.returncode == 0, extracted.stderr[-2000:]
+  assert "sslModality is not set" not in extracted.stderr and "expect" not in extracted.stderr  # the demo's own file
   shown = run(sys.executable, REPO / "examples" / "show_features.py", features)
   assert "\n107 classical features\n" in shown.stdout and "\n256 ssl features\n" in shown.stdout
 
