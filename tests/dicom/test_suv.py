@@ -109,3 +109,30 @@ def test_a_missing_input_is_named(make, tmp_path, tag):
 def test_raw_values_on_request(make, tmp_path):
   image, info = dicom.read_image(pet(make, tmp_path, drop=("PatientWeight",)), suv=False)
   assert info["SUVFactor"] is None and np.all(sitk.GetArrayFromImage(image) == RAW)
+
+
+@pytest.mark.parametrize("suv", [True, False])
+def test_the_commands_read_pet_in_suv_unless_the_setting_keeps_raw_values(make, tmp_path, suv):
+  """Through the commands' per-case step: `dicomSUV` (default true) decides, and the factor and its
+  inputs are in the row."""
+  import radiomics_ssl
+  from radiomics_ssl.extract.batch import CaseExtractor, extract_case
+
+  radiomics_ssl.register()
+  folder = pet(make, tmp_path / "pet")
+  from pydicom import dcmread
+
+  slices = sorted((tmp_path / "pet").glob("*.dcm"))
+  uids = [str(dcmread(str(path)).SOPInstanceUID) for path in slices]
+  series = str(dcmread(str(slices[0])).SeriesInstanceUID)
+  zs = sorted(float(dcmread(str(path)).ImagePositionPatient[2]) for path in slices)
+  structure = make.rtstruct(tmp_path / "rs.dcm", series, uids, {"lesion": [("CLOSED_PLANAR", make.square(0.6, 0.6, 3.4, 3.4, z))
+                                                                          for z in zs[1:3]]})
+  extractor = CaseExtractor({"featureClass": {"firstorder": ["Mean"]}, "setting": {"dicomSUV": suv}})
+  result = extract_case((1, {"ID": "pet", "Image": folder, "Mask": structure}, extractor, None))
+  assert result.error is None, result.error
+  expected = decayed_factor(3600) if suv else 1.0
+  assert float(result.vector["original_firstorder_Mean"]) == pytest.approx(RAW * expected, rel=1e-6)
+  assert (float(result.vector["diagnostics_DICOM_SUVFactor"]) == pytest.approx(expected, rel=1e-12)) if suv else \
+    "diagnostics_DICOM_SUVFactor" not in result.vector
+  assert result.vector["diagnostics_DICOM_ROI"] == "lesion"
