@@ -3,6 +3,9 @@ shipped weights of the cohort's modality, and ssl with the untrained encoder of 
 
   python benchmarks/robustness.py ../shared/data results/robustness --cohorts lidc sts-pet sts-mr openkbp-ptv
   python benchmarks/robustness.py ../shared/data results/robustness --report
+  python benchmarks/robustness.py ../shared/data results/robustness --mr-windows   # PREREGISTRATION-5.md's MR window
+  python benchmarks/robustness.py ../shared/data results/robustness --mr-file      # and its retrained MR file
+  python benchmarks/robustness.py ../shared/data results/robustness --mr-file --seeds 0 1 2   # its seed spread
 
 Per cohort: `radiomics-ssl-robustness` with the modality's parameter file (classical + shipped ssl),
 then again with only the ssl class and the untrained twin, on the same perturbed cases (the first
@@ -20,7 +23,7 @@ from pipeline import REPO, Pipeline, study_arguments  # noqa: E402
 COHORTS = {  # cohort -> (parameter file, shipped weights, modality, cases kept), in the order they run
   "lidc": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", 200),  # the first 200 nodules (of 596): cost
   "sts-pet": ("ssl_pet.yaml", "pet-sts-siam3d", "PET", None),
-  "sts-mr": ("ssl_mr.yaml", "mr-sts-siam3d", "MR", None),
+  "sts-mr": ("ssl_mr.yaml", "mr-sts-cube-siam3d", "MR", None),  # results/robustness/sts-mr/shipped: mr-sts-siam3d
   "openkbp-ptv": ("ssl_ct.yaml", "ct-openkbp-siam3d", "CT", 20),  # the first 20 patients: a 600 cc PTV at 1 mm
   # takes 20-40 s per extraction, 6 per case
 }
@@ -84,6 +87,44 @@ class Robustness(Pipeline):
               "--jobs", jobs, "--margin", margin_mm)
 
 
+  def mr_file(self, perturbations, jobs, margin_mm=50.0, seeds=(1,)):
+    """PREREGISTRATION-5.md's MR file: `mr-sts-siam3d`'s recipe (the defaults, 400 iterations, seed 1,
+    the STS MR tumours and the pyradiomics MR cases) with only `window_region: cube` changed, beside
+    its untrained twin (same contract, same seed) and the superseded file; other `seeds` give the spread
+    over training seeds (the file ships seed 1, as its predecessor). STS MR robustness under the
+    default chain with `margin_mm` of image (the perturbed cases of the first run, reused), and
+    STS grade_high, the shipped file's validation protocol. -> {name: weights}"""
+    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
+
+    cases = self.work / "sts-mr.csv"
+    if not cases.is_file():
+      write_batch_csv(cases, cohort_rows(self.data, "sts-mr"))
+    training = self.cohort_csv("train-MR", ["sts-mr", "pyradiomics-mr"])
+    config = self.work / "mr-window-cube.yaml"
+    config.write_text(yaml.safe_dump({"contract": {"window_region": "cube"}}))
+    files = {"shipped": "mr-sts-siam3d"}  # the folder names of the first runs: the file superseded by seed 1's
+    for seed in seeds:
+      common = ("--modality", "MR", "--seed", seed, "--config", config, "--cache", self.work / "cache-MR-file")
+      files[f"untrained-cube-s{seed}"] = self.train(f"untrained-MR-cube-s{seed}", training, "--method", "random", *common)
+      files[f"retrained-cube-s{seed}"] = self.train(f"MR-cube-s{seed}", training, "--iterations", 400, *common)
+    first = None
+    for name, weights in files.items():
+      folder = self.out / "sts-mr-file" / name
+      if not (folder / "icc.csv").is_file():
+        if first is not None and not (folder / "perturbed").is_dir():
+          shutil.copytree(first / "perturbed", folder / "perturbed")
+        only = yaml.safe_load(open(REPO / "params" / "ssl_mr.yaml"))
+        only["featureClass"] = {"ssl": None}
+        only["setting"]["sslWeights"] = str(weights)
+        param_file = self.work / f"sts-mr-file-{name}.yaml"
+        param_file.write_text(yaml.safe_dump(only))
+        self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", folder,
+                "--perturbations", perturbations, "--jobs", jobs, "--margin", margin_mm)
+      first = first or folder
+    self.evaluate_sts("MR", files, self.out / "sts-mr-file" / "grade")
+    return files
+
+
 def report(out):
   """One table: cohort x feature set, how many features have ICC >= 0.90 (counted in icc.csv), and the median ICC."""
   from radiomics_ssl.tables import number, read_csv
@@ -112,10 +153,15 @@ def main():
   parser.add_argument("--report", action="store_true", help="only print the table of what has been run")
   parser.add_argument("--mr-windows", action="store_true",
                       help="only the MR window of PREREGISTRATION-5.md: its untrained twins, window over the ROI or the cube")
+  parser.add_argument("--mr-file", action="store_true",
+                      help="only the MR file of PREREGISTRATION-5.md: retrained with the cube window, beside its twin and the shipped file")
+  parser.add_argument("--seeds", nargs="+", type=int, default=[1], help="--mr-file: training seeds (1 ships)")
   args = parser.parse_args()
   study = Robustness(args.out, args.data_dir)
   if args.mr_windows:
     return study.mr_windows(args.perturbations, args.jobs)
+  if args.mr_file:
+    return study.mr_file(args.perturbations, args.jobs, seeds=args.seeds)
   if not args.report:
     for cohort in args.cohorts:
       study.run(cohort, args.perturbations, args.jobs)
