@@ -26,6 +26,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import REPO, Pipeline, study_arguments  # noqa: E402
 import lidc_robustness  # noqa: E402
+from lidc_results import per_repeat_auc, predictions_kept, read_results, stage_done, views_table  # noqa: E402
 
 from radiomics_ssl.cases import read_batch_csv  # noqa: E402
 from radiomics_ssl.datasets import COLUMNS, LIDC_LABELS, write_batch_csv  # noqa: E402
@@ -75,14 +76,17 @@ class Lidc(Pipeline):
     return self.cohort_csv("lidc", ["lidc"])
 
   def params(self, ssl):
-    """params/ssl_ct.yaml with only the ssl class (ssl) or without it (classical)."""
+    """params/ssl_ct.yaml with only the ssl class (ssl), or for the classical features (not ssl): there the
+    ssl class stays, with the cheap shipped `ct-lung-untrained`, so that the extraction runs on the ssl
+    road, whose thin-axis guard (`sslThinAxisGuard`) gives the two-slice nodules defined values, as every
+    trad row of this study had before the guard became a setting; readers take only the classical columns
+    (the evaluator's `--trad`, robustness's classical classes)."""
     path = self.work / ("ssl_ct_ssl_only.yaml" if ssl else "ssl_ct_classical.yaml")
     params = yaml.safe_load(open(REPO / "params" / "ssl_ct.yaml"))
     if ssl:
       params["featureClass"] = {"ssl": None}
     else:
-      params["featureClass"].pop("ssl")
-      params["setting"] = {k: v for k, v in params["setting"].items() if not k.startswith("ssl")}
+      params["setting"].update(sslWeights="ct-lung-untrained", sslUnitsCheck=False)
     path.write_text(yaml.safe_dump(params))
     return path
 
@@ -135,29 +139,6 @@ class Lidc(Pipeline):
                 *(["--robust", robust] if robust else []))
 
 
-def read_results(folder):
-  with open(folder / "results.csv", newline="") as stream:
-    return {row["feature_set"]: row for row in csv.DictReader(stream)}
-
-
-def per_repeat_auc(folder):
-  """{feature set: [AUC of repeat r]} from predictions.csv: the mean of the repeat's per-fold AUCs,
-  as the table's (so that paired gains use the same folds)."""
-  from sklearn.metrics import roc_auc_score
-
-  folds = {}
-  with open(folder / "predictions.csv", newline="") as stream:
-    for row in csv.DictReader(stream):
-      entry = folds.setdefault((row["feature_set"], int(row["repeat"]), int(row["fold"])), ([], []))
-      entry[0].append(row["y_true"] == "1")
-      entry[1].append(float(row["score"]))
-  aucs = {}
-  for (name, repeat, _), (truth, scores) in sorted(folds.items()):
-    if 0 < sum(truth) < len(truth):
-      aucs.setdefault(name, {}).setdefault(repeat, []).append(roc_auc_score(truth, scores))
-  return {name: [float(np.mean(by_repeat[r])) for r in sorted(by_repeat)] for name, by_repeat in aucs.items()}
-
-
 def contract_table(out):
   """Part A: ssl AUC per candidate, task and seed, the score, and the rule's winner."""
   lines = ["| contract | " + " | ".join(LIDC_LABELS) + " | score (mean of tasks and seeds) |",
@@ -181,11 +162,6 @@ def contract_table(out):
   lines.append("| trad (107 classical) | " + " | ".join(f"{float(trad[t]['auc_mean']):.3f} ± {float(trad[t]['auc_sd']):.3f}"
                                                    for t in LIDC_LABELS) + " | |")
   return "\n".join(lines) + f"\n\nCells: seed 0 / seed 1 ssl AUC (10 x 5-fold grouped CV). Winner by the rule: **{winner}**.\n", winner
-
-
-def stage_done(out, stage):
-  """Whether every task of an evaluation stage has its results (a running stage has not)."""
-  return all((out / "eval" / f"{task}-{stage}" / "results.csv").is_file() for task in LIDC_LABELS)
 
 
 def pretrain_table(out):
@@ -314,7 +290,10 @@ def main():
   else:
     print(contract_table(out)[0])
     print(pretrain_table(out))
-    print(combination_table(out, [row for row in COMBINATION if all(stage_done(out, stage) for stage, _ in row[1:])]))
+    print(combination_table(out, [row for row in COMBINATION if all(predictions_kept(out, stage) for stage, _ in row[1:])]))
+    text = views_table(out)
+    (out / "views.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def table(out):
   lines = ["| chain | features | share ICC(1,1) >= 0.90 | rule |", "|---|---|---|---|"]
   for folder in sorted(Path(out).glob("robustness/*")):
     runs = {run.name: shares(run) for run in sorted(folder.iterdir()) if (run / "summary.csv").is_file()}
-    classical = runs.pop("classical", {})
+    classical = {kind: share for kind, share in runs.pop("classical", {}).items() if kind != "ssl"}  # see Lidc.params
     for kind, share in sorted(classical.items()):
       lines.append(f"| {folder.name} | {kind} | {share:.2f} | |")
     best = max(classical.values(), default=0.0)
