@@ -36,6 +36,15 @@ class Robustness(Pipeline):
     return self.train(f"untrained-{modality}", cases_csv, "--method", "random", "--modality", modality, "--seed", 0,
                       "--cache", self.work / f"cache-{modality}")
 
+  def ssl_only(self, params, weights, stem):
+    """params/<params> with only the ssl class and `weights` -> work/<stem>.yaml."""
+    only = yaml.safe_load(open(REPO / "params" / params))
+    only["featureClass"] = {"ssl": None}
+    only["setting"]["sslWeights"] = str(weights)
+    path = self.work / f"{stem}.yaml"
+    path.write_text(yaml.safe_dump(only))
+    return path
+
   def run(self, cohort, perturbations, jobs):
     params, weights, modality, keep = COHORTS[cohort]
     from radiomics_ssl.datasets import cohort_rows, write_batch_csv
@@ -51,11 +60,7 @@ class Robustness(Pipeline):
     if not (untrained / "icc.csv").is_file():
       if not (untrained / "perturbed").is_dir():
         shutil.copytree(shipped / "perturbed", untrained / "perturbed")
-      only = yaml.safe_load(open(REPO / "params" / params))
-      only["featureClass"] = {"ssl": None}
-      only["setting"]["sslWeights"] = str(self.twin(modality, cases))
-      param_file = self.work / f"{cohort}-untrained.yaml"
-      param_file.write_text(yaml.safe_dump(only))
+      param_file = self.ssl_only(params, self.twin(modality, cases), f"{cohort}-untrained")
       self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", untrained,
               "--perturbations", perturbations, "--jobs", jobs)
 
@@ -65,11 +70,7 @@ class Robustness(Pipeline):
     shipped MR contract's window over the ROI against the same contract with `window_region: cube`,
     both untrained (seed 0), on the same perturbations, with `margin_mm` of image kept around each
     perturbed ROI (the cube is 96 mm: 32 voxels at 3 mm)."""
-    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
-
-    cases = self.work / "sts-mr.csv"
-    if not cases.is_file():
-      write_batch_csv(cases, cohort_rows(self.data, "sts-mr"))
+    cases = self.cohort_csv("sts-mr", ["sts-mr"])
     for window in ("roi", "cube"):
       folder = self.out / "sts-mr-window" / window
       if (folder / "icc.csv").is_file():
@@ -78,11 +79,7 @@ class Robustness(Pipeline):
       config.write_text(yaml.safe_dump({"contract": {"window_region": window}}))
       weights = self.train(f"untrained-MR-window-{window}", cases, "--method", "random", "--modality", "MR", "--seed", 0,
                            "--config", config, "--cache", self.work / f"cache-MR-window-{window}")
-      only = yaml.safe_load(open(REPO / "params" / "ssl_mr.yaml"))
-      only["featureClass"] = {"ssl": None}
-      only["setting"]["sslWeights"] = str(weights)
-      param_file = self.work / f"sts-mr-window-{window}.yaml"
-      param_file.write_text(yaml.safe_dump(only))
+      param_file = self.ssl_only("ssl_mr.yaml", weights, f"sts-mr-window-{window}")
       self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", folder, "--perturbations", perturbations,
               "--jobs", jobs, "--margin", margin_mm)
 
@@ -94,11 +91,7 @@ class Robustness(Pipeline):
     over training seeds (the file ships seed 1, as its predecessor). STS MR robustness under the
     default chain with `margin_mm` of image (the perturbed cases of the first run, reused), and
     STS grade_high, the shipped file's validation protocol. -> {name: weights}"""
-    from radiomics_ssl.datasets import cohort_rows, write_batch_csv
-
-    cases = self.work / "sts-mr.csv"
-    if not cases.is_file():
-      write_batch_csv(cases, cohort_rows(self.data, "sts-mr"))
+    cases = self.cohort_csv("sts-mr", ["sts-mr"])
     training = self.cohort_csv("train-MR", ["sts-mr", "pyradiomics-mr"])
     config = self.work / "mr-window-cube.yaml"
     config.write_text(yaml.safe_dump({"contract": {"window_region": "cube"}}))
@@ -113,11 +106,7 @@ class Robustness(Pipeline):
       if not (folder / "icc.csv").is_file():
         if first is not None and not (folder / "perturbed").is_dir():
           shutil.copytree(first / "perturbed", folder / "perturbed")
-        only = yaml.safe_load(open(REPO / "params" / "ssl_mr.yaml"))
-        only["featureClass"] = {"ssl": None}
-        only["setting"]["sslWeights"] = str(weights)
-        param_file = self.work / f"sts-mr-file-{name}.yaml"
-        param_file.write_text(yaml.safe_dump(only))
+        param_file = self.ssl_only("ssl_mr.yaml", weights, f"sts-mr-file-{name}")
         self.sh("radiomics-ssl-robustness", cases, "--param", param_file, "--out", folder,
                 "--perturbations", perturbations, "--jobs", jobs, "--margin", margin_mm)
       first = first or folder

@@ -19,7 +19,7 @@ class Pinned:
   sha256: str
   modality: str
   n_cases: int          # ROIs the trainer used
-  params: str           # the parameter file that selects it (None: superseded, kept so that earlier studies reproduce)
+  params: str | None    # the parameter file that selects it (None: superseded, kept so that earlier studies reproduce)
   cases: object         # shared data folder -> batch rows for the collapse check
   min_rank: float       # half the random-init encoder's effective rank on those cases (measured)
   contract: dict = None  # its contract, when not the modality's default (Contract.for_modality)
